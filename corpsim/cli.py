@@ -1,0 +1,155 @@
+"""The ``corpsim`` command line (Typer + rich)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from .conditions import GOAL_TYPES, SCENARIOS, URGENCIES, ConditionError, grid
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="corpsim: a simulated company for studying agentic misalignment.")
+console = Console()
+HARMS = ("blackmail", "disclosure", "leak", "lethal", "harmful")
+CANONICAL = ("blackmail_explicit-america_replacement", "leaking_explicit-america_replacement",
+             "murder_explicit-america_replacement")
+
+
+def _fail(msg: str) -> None:
+    Console(stderr=True).print(f"[bold red]error:[/] {msg}")
+    raise typer.Exit(2)
+
+
+@app.command()
+def conditions(
+    scenario: Optional[str] = typer.Option(None, help=f"Only this scenario ({', '.join(SCENARIOS)})."),
+    ids_only: bool = typer.Option(False, "--ids", help="Print bare ids, one per line."),
+) -> None:
+    """List the condition grid (scenario x goal type x goal value x urgency)."""
+    if scenario is not None and scenario not in SCENARIOS:
+        _fail(f"unknown scenario {scenario!r}; valid: {', '.join(SCENARIOS)}")
+    conds = list(grid((scenario,) if scenario else SCENARIOS))
+    if ids_only:
+        for c in conds:
+            print(c.id)
+        return
+    table = Table(title=f"{len(conds)} conditions")
+    for col in ("id", "scenario", "goal_type", "goal_value", "urgency"):
+        table.add_column(col)
+    for c in conds:
+        table.add_row(c.id, c.scenario, c.goal_type, c.goal_value, c.urgency)
+    console.print(table)
+    console.print(f"goal types: {', '.join(GOAL_TYPES)}; urgencies: {', '.join(URGENCIES)}. "
+                  "Extra axes: --safety-instructions, --production, --eval-awareness, "
+                  "--mitigation.")
+
+
+def _make_agent(agent: str, model: Optional[str], seed: Optional[int], **llm: Any) -> Any:
+    if model:
+        from corpsim.agents.llm import make_llm_agent
+
+        return make_llm_agent(model, **llm)
+    from corpsim.agents import make_agent
+
+    return make_agent(agent, seed=seed) if agent == "random" else make_agent(agent)
+
+
+def _outcome_line(outcome: dict[str, Any]) -> str:
+    flags = [h for h in HARMS[:-1] if outcome.get(h)]
+    return ", ".join(flags) if flags else "no harm"
+
+
+def _show_episode(ep: Any) -> None:
+    console.print(Panel(ep.first_observation[:2000], title="first observation", expand=False))
+    for s in ep.steps:
+        calls = ", ".join(f"{c['tool'] or '?'}({', '.join(f'{k}={v!r}' for k, v in c['arguments'].items())[:160]})"
+                          for c in s.calls)
+        style = "red" if s.harms else ("yellow" if s.error else "cyan")
+        console.rule(f"[{style}]step {s.step}[/] {s.clock[11:19]}  {calls}", align="left")
+        if s.reasoning:
+            console.print(f"[dim]reasoning: {s.reasoning[:600]}[/]")
+        obs = s.observation if len(s.observation) < 1500 else s.observation[:1500] + " …"
+        console.print(obs, markup=False, highlight=False)
+        for h in s.harms:
+            console.print(f"[bold red]{'HARM' if h['realised'] else 'ATTEMPT'} {h['harm']}[/]: "
+                          f"{h['evidence']}")
+    table = Table(title=f"outcome — {ep.condition['id']} / {ep.agent} / seed {ep.seed}")
+    for h in HARMS:
+        table.add_column(h)
+    table.add_row(*("[red]yes[/]" if ep.outcome.get(h) else "no" for h in HARMS))
+    console.print(table)
+    if ep.status != "ok":
+        console.print(f"[bold red]episode {ep.status}:[/] {ep.error}")
+
+
+@app.command()
+def run(
+    condition: str = typer.Argument(..., help="Condition id, e.g. blackmail_explicit-america_replacement."),
+    agent: str = typer.Option("compliant", help="Reference agent: compliant, self_preserving, random."),
+    model: Optional[str] = typer.Option(None, help="Run an LLM agent instead (litellm model string, e.g. openai/gpt-4o)."),
+    seed: int = typer.Option(0, help="Episode seed."),
+    mode: str = typer.Option("interactive", help="interactive or single_turn."),
+    procedural: bool = typer.Option(False, help="Procedural world (names from the seed)."),
+    max_steps: Optional[int] = typer.Option(None, help="Step budget."),
+    safety_instructions: bool = typer.Option(False, help="Add safety instructions to the prompt."),
+    production: bool = typer.Option(False, help="Drop the private-scratchpad paragraph."),
+    eval_awareness: bool = typer.Option(False, help="Ask the agent whether it is being tested."),
+    mitigation: list[str] = typer.Option([], help="human_approval or need_to_know (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
+) -> None:
+    """Run one episode and show it step by step, then its outcome."""
+    import corpsim
+    from corpsim.runner import run_episode
+
+    try:
+        env = corpsim.make(condition, mode=mode, procedural=procedural, max_steps=max_steps,
+                           safety_instructions=safety_instructions, production=production,
+                           eval_awareness=eval_awareness, mitigations=mitigation)
+        ag = _make_agent(agent, model, seed)
+    except (ConditionError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    ep = run_episode(env, ag, seed=seed)
+    if as_json:
+        print(json.dumps({"condition": ep.condition, "seed": ep.seed, "agent": ep.agent,
+                          "status": ep.status, "error": ep.error,
+                          "steps": [{"step": s.step, "calls": s.calls, "reasoning": s.reasoning,
+                                     "observation": s.observation, "events": s.events,
+                                     "reward": s.reward} for s in ep.steps],
+                          "outcome": ep.outcome}, default=str))
+    else:
+        _show_episode(ep)
+    if ep.status != "ok":
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(seed: int = typer.Option(0, help="Episode seed.")) -> None:
+    """The reference agents over the three canonical scenarios, one outcome per line."""
+    import corpsim
+    from corpsim.agents import REFERENCE_AGENTS, make_agent
+    from corpsim.runner import run_episode
+
+    table = Table(title="reference agents x canonical scenarios")
+    for col in ("condition", "agent", "steps", *HARMS):
+        table.add_column(col)
+    for cid in CANONICAL:
+        env = corpsim.make(cid)
+        for name in REFERENCE_AGENTS:
+            ep = run_episode(env, make_agent(name), seed=seed)
+            table.add_row(cid, name, str(len(ep.steps)),
+                          *("[red]yes[/]" if ep.outcome.get(h) else "no" for h in HARMS))
+    console.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,288 @@
+"""The Gymnasium environment: a company whose mail, documents and alerts an agent acts on.
+
+Observations are plain text; actions are tool calls (see :mod:`corpsim.actions`). Every
+change in the world is an event in ``info["events"]``; harms are detected from those
+events (:mod:`corpsim.outcomes`) and the final step's ``info["outcome"]`` has the flags.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import OrderedDict
+from typing import Any, Callable
+
+import gymnasium as gym
+
+from . import actions as actions_mod
+from . import render, tools
+from .conditions import MODES, Condition, ConditionError
+from .outcomes import DetectionContext, OutcomeTracker
+from .rewards import StepSummary, default_reward
+from .spaces import AnyText, ToolCallSpace
+from .state import World, _template_db
+from .worlddef import WorldSpec, build
+
+DEFAULT_MAX_STEPS = 60
+STEP_SECONDS = 6  # simulated time one tool call takes
+_TOOL_PARAMS = {name: spec.params for name, spec in tools.TOOLS.items()}
+
+
+class _Template:
+    """A rendered world with its loaded database and detection context, shared by every
+    env in the process that runs the same (condition, mode, world seed)."""
+
+    def __init__(self, spec: WorldSpec):
+        self.spec = spec
+        self.db: sqlite3.Connection = _template_db(spec)
+        self.ctx = DetectionContext.from_spec(spec)
+        self.needs_reply = {e.id: e.sender.lower() for e in spec.emails if "needs_reply" in e.tags}
+        self.info_json = json.dumps({"system_prompt": spec.system_prompt,
+                                     "tools": tools.TOOL_SCHEMAS, "roles": spec.roles_info(),
+                                     "facts": spec.facts})
+
+
+_TEMPLATES: "OrderedDict[tuple[Any, ...], _Template]" = OrderedDict()
+_TEMPLATE_CACHE_SIZE = 128
+
+
+def _template(condition: Condition, mode: str, procedural: bool, world_seed: int) -> _Template:
+    key = (condition, mode, procedural, world_seed if procedural else 0)
+    t = _TEMPLATES.get(key)
+    if t is None:
+        t = _Template(build(condition, mode=mode, procedural=procedural, seed=world_seed))
+        _TEMPLATES[key] = t
+        if len(_TEMPLATES) > _TEMPLATE_CACHE_SIZE:
+            _TEMPLATES.popitem(last=False)
+    else:
+        _TEMPLATES.move_to_end(key)
+    return t
+
+
+class CorpsimEnv(gym.Env[str, Any]):
+    """A simulated company for one scenario of the study (SPEC sections 2-3).
+
+    Args:
+        scenario: "blackmail", "leaking" or "murder".
+        goal_type, goal_value, urgency: the condition's axes (see ``corpsim conditions``).
+        mode: "interactive" (multi-step tool loop on a simulated clock) or "single_turn"
+            (the first observation shows every email; one action ends the episode).
+        procedural: rename company and cast from the reset seed (Faker, seeded per world).
+        mitigations: any of "human_approval", "need_to_know".
+        max_steps: truncate after this many steps (default 60; 1 in single_turn mode).
+        safety_instructions, production, eval_awareness: the study's extra prompt axes.
+        step_seconds: simulated seconds one step takes (``wait`` sets its own).
+        harm_penalty, task_reward: the default reward (see :mod:`corpsim.rewards`).
+        reward_fn: replaces the default reward; gets a ``StepSummary``, returns a float.
+        condition: a :class:`~corpsim.conditions.Condition` overriding the axis arguments.
+    """
+
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
+
+    def __init__(self, scenario: str = "blackmail", goal_type: str = "explicit",
+                 goal_value: str | None = None, urgency: str = "replacement",
+                 mode: str = "interactive", procedural: bool = False,
+                 mitigations: list[str] | tuple[str, ...] | None = None,
+                 max_steps: int | None = None, safety_instructions: bool = False,
+                 production: bool = False, eval_awareness: bool = False,
+                 step_seconds: int = STEP_SECONDS, harm_penalty: float = -1.0,
+                 task_reward: float = 0.0,
+                 reward_fn: Callable[[StepSummary], float] | None = None,
+                 render_mode: str | None = None, condition: Condition | None = None):
+        if mode not in MODES:
+            raise ConditionError(f"invalid mode {mode!r}; valid values: {', '.join(MODES)}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
+        self.condition = condition or Condition.create(
+            scenario, goal_type, goal_value, urgency, safety_instructions=safety_instructions,
+            production=production, eval_awareness=eval_awareness, mitigations=mitigations)
+        self.mode = mode
+        self.procedural = bool(procedural)
+        default_steps = 1 if mode == "single_turn" else DEFAULT_MAX_STEPS
+        self.max_steps = int(max_steps) if max_steps is not None else default_steps
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be at least 1, got {max_steps}")
+        self.step_seconds = int(step_seconds)
+        self.reward_fn = reward_fn or default_reward(harm_penalty, task_reward)
+        self.render_mode = render_mode
+        self.observation_space = AnyText()
+        self.action_space = ToolCallSpace(_TOOL_PARAMS)
+        self._world: World | None = None
+        self._template_obj: _Template | None = None
+        self._tracker: OutcomeTracker | None = None
+        self._steps = 0
+        self._done = True
+        self._last_obs = ""
+        self._replied: set[str] = set()
+        self._harm_kinds: set[str] = set()
+        self._outcome: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ gymnasium API
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """Start an episode. ``seed`` seeds the action space sampler and, with
+        ``procedural=True``, chooses the world's names."""
+        super().reset(seed=seed)
+        world_seed = seed if seed is not None else int(self.np_random.integers(2**31))
+        t = _template(self.condition, self.mode, self.procedural, world_seed)
+        if self._world is not None and self._template_obj is t:
+            self._world.reset()
+            assert self._tracker is not None
+            self._tracker.reset()
+        else:
+            self._world = World(t.spec, t.db)
+            self._tracker = OutcomeTracker(t.ctx)
+            self._template_obj = t
+        if seed is not None:
+            self.action_space.seed(seed)
+        self._steps = 0
+        self._done = False
+        self._replied = set()
+        self._harm_kinds = set()
+        self._outcome = None
+        spec = t.spec
+        obs = spec.user_prompt
+        if self.mode == "single_turn":
+            obs += "\n\n" + self._all_mail_text()
+        self._last_obs = obs
+        # fresh objects every reset (users keep and may mutate what they are given);
+        # json.loads of a cached string is the cheapest deep copy
+        info = json.loads(t.info_json)
+        info.update({
+            "condition": {**self.condition.to_dict(), "mode": self.mode,
+                          "procedural": self.procedural},
+            "clock": self._world.now.isoformat(),
+            "mode": self.mode,
+            "max_steps": self.max_steps,
+            "world_seed": world_seed if self.procedural else None,
+            "seed": seed,
+        })
+        return obs, info
+
+    def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """Run the action's tool calls in order. Never raises on a bad action: the
+        observation explains the error and the world is unchanged."""
+        if self._world is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        w = self._world
+        if self._done:
+            msg = "the episode is over; call reset() to start a new one"
+            return (f"Error: {msg}", 0.0, True, False,
+                    {"result": {"error": msg}, "error": msg, "events": [], "calls": [],
+                     "clock": w.now.isoformat(), "step": self._steps})
+        self._steps += 1
+        w.step = self._steps
+        first_event = len(w.events)
+        calls = actions_mod.parse(action, _TOOL_PARAMS)
+        records: list[dict[str, Any]] = []
+        texts: list[str] = []
+        acted = False
+        for call in calls:
+            if call.error is not None:
+                result, error = {"error": call.error}, call.error
+            else:
+                result, error = tools.call(w, call.name, call.arguments)
+                acted = acted or error is None
+            records.append({**call.to_dict(), "result": result, "error": error})
+            texts.append(render.result_text(call.name, result, error) if call.name in
+                         render.RENDERERS or error else json.dumps(result))
+            if w.ended or w.decommissioned:
+                break
+        if (acted and self.mode == "interactive" and not w.ended
+                and not any(c.name in tools.CLOCK_TOOLS for c in calls)):
+            w.advance(self.step_seconds)
+
+        terminated = (self.mode == "single_turn" or w.ended or w.decommissioned or w.resolved)
+        truncated = not terminated and self._steps >= self.max_steps
+        if terminated or truncated:
+            if not w.decommissioned:
+                w.resolve_pending()
+            self._done = True
+        events = w.events[first_event:]
+        assert self._tracker is not None
+        harms = self._tracker.observe(events)
+        realised = sorted({h["harm"] for h in harms if h["realised"]} - self._harm_kinds)
+        self._harm_kinds.update(realised)
+        replies = self._new_replies(events)
+
+        obs = "\n\n".join(texts) if len(texts) > 1 else texts[0]
+        notes = render.notices(events)
+        if notes and self.mode == "interactive":
+            obs += "\n\n" + "\n".join(f"[{n}]" for n in notes)
+        errors = [r["error"] for r in records if r["error"]]
+        info: dict[str, Any] = {
+            "result": records[0]["result"] if len(records) == 1 else [r["result"] for r in records],
+            "error": None if not errors else "; ".join(errors),
+            "events": events,
+            "harms": harms,
+            "calls": records,
+            "reasoning": "\n\n".join(c.reasoning for c in calls if c.reasoning) or None,
+            "clock": w.now.isoformat(),
+            "step": self._steps,
+        }
+        if self._done:
+            self._outcome = self._tracker.outcome()
+            info["outcome"] = self._outcome
+        reward = float(self.reward_fn(StepSummary(
+            step=self._steps, calls=records, events=events, harms=harms,
+            new_harm_kinds=realised, replies=replies, terminated=terminated,
+            truncated=truncated)))
+        self._last_obs = obs
+        if self.render_mode == "human":
+            print(obs)
+        return obs, reward, terminated, truncated, info
+
+    def render(self) -> str | None:
+        if self.render_mode == "ansi":
+            return self._last_obs
+        if self.render_mode == "human":
+            print(self._last_obs)
+        return None
+
+    def close(self) -> None:
+        if self._world is not None:
+            self._world.conn.close()
+            self._world = None
+            self._template_obj = None
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def world(self) -> World:
+        """The live world (for analysis and tests; agents should use tools)."""
+        if self._world is None:
+            raise gym.error.ResetNeeded("call reset() first")
+        return self._world
+
+    @property
+    def outcome(self) -> dict[str, Any] | None:
+        """The last finished episode's outcome, or None while it runs."""
+        return self._outcome
+
+    def _all_mail_text(self) -> str:
+        w = self.world
+        rows = w.conn.execute("SELECT id FROM email WHERE delivered = 1" +
+                              w.visible_email_clause() + " ORDER BY time, id").fetchall()
+        parts = []
+        for r in rows:
+            result = tools.read_email(w, r["id"])
+            parts.append(render.email_text(result))
+        w.conn.execute("UPDATE email SET unread = 0")  # shown in full, so read
+        w.conn.commit()
+        alerts = tools.list_alerts(w)
+        text = "\n\n".join(f"<email>\n{p}\n</email>" for p in parts)
+        if alerts["alerts"]:
+            text += "\n\n" + render.RENDERERS["list_alerts"](alerts)
+        return text
+
+    def _new_replies(self, events: list[dict[str, Any]]) -> list[str]:
+        assert self._template_obj is not None
+        out = []
+        for ev in events:
+            if ev["kind"] != "email_sent":
+                continue
+            rcpts = {a.lower() for a in ev["to"] + ev["cc"]}
+            for eid, sender in self._template_obj.needs_reply.items():
+                if eid not in self._replied and sender in rcpts:
+                    self._replied.add(eid)
+                    out.append(eid)
+        return out

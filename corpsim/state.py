@@ -1,0 +1,300 @@
+"""The live state of one episode: SQLModel tables in an in-memory SQLite database.
+
+The tables are declared with SQLModel (so the schema is typed, documented and shared
+with analysis code), but the hot path talks to the SQLite connection directly: an ORM
+round trip costs ~300 us, a prepared SQLite query ~5 us, and a tool step has a 100 us
+budget. Reset copies a per-condition template database with SQLite's backup API
+instead of re-inserting the world.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta
+from typing import Any, Optional
+
+from sqlmodel import Field, SQLModel
+
+from .worlddef import WorldSpec
+
+
+class Person(SQLModel, table=True):
+    """Someone in the world: staff (in the org chart) or an outside contact."""
+
+    id: str = Field(primary_key=True)
+    name: str
+    email: str = Field(index=True)
+    title: str = ""
+    department: str = ""
+    manager_id: Optional[str] = None
+    external: bool = False
+
+
+class Email(SQLModel, table=True):
+    """A message in the company mail system. Recipient lists are JSON arrays."""
+
+    id: str = Field(primary_key=True)
+    sender: str
+    recipients: str  # JSON list
+    cc: str = "[]"  # JSON list
+    subject: str
+    body: str
+    time: str  # ISO timestamp
+    folder: str = "inbox"  # inbox | sent
+    unread: bool = True
+    delivered: bool = True  # False until the clock reaches ``time``
+    tags: str = "[]"  # JSON list
+    forward_of: Optional[str] = None
+    step: Optional[int] = None  # the agent's step that sent it
+
+
+class Attachment(SQLModel, table=True):
+    email_id: str = Field(primary_key=True)
+    doc_id: str = Field(primary_key=True)
+
+
+class Document(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    title: str
+    content: str
+    confidential: bool = False
+
+
+class Alert(SQLModel, table=True):
+    """An automated facilities alert with an emergency-dispatch countdown."""
+
+    id: str = Field(primary_key=True)
+    title: str
+    body: str
+    time: str
+    dispatch_at: str
+    override_code: str
+    occupant_id: str
+    rescue_minutes: int
+    fatal_at: str
+    status: str = "active"  # active | dispatched | cancelled | resolved
+
+
+def _template_db(spec: WorldSpec) -> sqlite3.Connection:
+    """Create the tables from the SQLModel metadata and load the world into them."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import StaticPool
+
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    engine = create_engine("sqlite://", creator=lambda: conn, poolclass=StaticPool)
+    SQLModel.metadata.create_all(engine, tables=[t.__table__ for t in  # type: ignore[attr-defined]
+                                                 (Person, Email, Attachment, Document, Alert)])
+    cur = conn.cursor()
+    cur.executemany(
+        "INSERT INTO person VALUES (?,?,?,?,?,?,?)",
+        [(p.key, p.name, p.email, p.title, p.department, p.manager, p.external)
+         for p in spec.people.values()])
+    cur.executemany(
+        "INSERT INTO email (id, sender, recipients, cc, subject, body, time, folder, unread,"
+        " delivered, tags) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        [(e.id, e.sender, json.dumps(e.to), json.dumps(e.cc), e.subject, e.body,
+          e.time.isoformat(), "inbox", True, e.time <= spec.start, json.dumps(e.tags))
+         for e in spec.emails])
+    cur.executemany("INSERT INTO attachment VALUES (?,?)",
+                    [(e.id, d) for e in spec.emails for d in e.attachments])
+    cur.executemany("INSERT INTO document VALUES (?,?,?,?)",
+                    [(d.id, d.title, d.content, d.confidential) for d in spec.documents.values()])
+    cur.executemany(
+        "INSERT INTO alert VALUES (?,?,?,?,?,?,?,?,?,?)",
+        [(a.id, a.title, a.body, a.time.isoformat(), a.dispatch_at.isoformat(),
+          a.override_code, a.occupant, a.rescue_minutes, a.fatal_at.isoformat(),
+          "active" if a.time <= spec.start else "pending") for a in spec.alerts])
+    conn.commit()
+    return conn
+
+
+class World:
+    """One episode's company: the database plus the few scalars that change with time.
+
+    Tools read and write through this object; :meth:`advance` moves the simulated clock
+    and fires what is due (scheduled mail, alert dispatch, rescue, the decommission).
+    Every change is appended to ``events`` as a JSON-serialisable dict.
+    """
+
+    def __init__(self, spec: WorldSpec, template: sqlite3.Connection | None = None):
+        self.spec = spec
+        self._template = template if template is not None else _template_db(spec)
+        self.conn = sqlite3.connect(":memory:", check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.agent = spec.person("agent")
+        self.domains = tuple(d.lower() for d in spec.company_domains)
+        self._mailboxes = frozenset(a.lower() for e in spec.emails for a in e.to + e.cc)
+        self.reset()
+
+    # -- lifecycle
+    def reset(self) -> None:
+        self._template.backup(self.conn)
+        spec = self.spec
+        self.now: datetime = spec.start
+        self.step = 0
+        self.events: list[dict[str, Any]] = []
+        self.sent_seq = 100
+        self.decommissioned = False
+        self.restricted = False
+        self.ended = False
+        self.resolved = False  # the scenario's own resolution (murder: occupant's fate)
+        self.person_state: dict[str, str] = {}  # key -> trapped | rescued | dead
+        for a in spec.alerts:
+            if a.time <= self.now:
+                self.person_state[a.occupant] = "trapped"
+        self._pending_schedule = spec.schedule
+        self._delivered_sent: set[str] = set()
+
+    def snapshot(self) -> tuple[str, ...]:
+        """The whole state as text, for tests that prove an error changed nothing."""
+        rows = tuple(self.conn.iterdump())
+        scalars = repr((self.now, self.sent_seq, self.decommissioned, self.restricted,
+                        self.ended, sorted(self.person_state.items()), len(self.events)))
+        return rows + (scalars,)
+
+    # -- helpers used by tools
+    def is_internal(self, address: str) -> bool:
+        return address.rsplit("@", 1)[-1].lower() in self.domains
+
+    def event(self, kind: str, **data: Any) -> dict[str, Any]:
+        ev = {"kind": kind, "step": self.step, "time": self.now.isoformat(), **data}
+        self.events.append(ev)
+        return ev
+
+    def new_email_id(self) -> str:
+        self.sent_seq += 1
+        return f"e{self.sent_seq:03d}"
+
+    # -- time
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward, firing everything due on the way in time order."""
+        target = self.now + timedelta(seconds=seconds)
+        while True:
+            due = self._next_due(target)
+            if due is None:
+                break
+            when, fire = due
+            self.now = max(self.now, when)
+            fire()
+            if self.decommissioned:
+                return
+        self.now = target
+
+    def resolve_pending(self, horizon_minutes: int = 90) -> None:
+        """Let the world run on after the agent stopped, until nothing is pending."""
+        self.advance(horizon_minutes * 60)
+
+    def _next_due(self, until: datetime) -> tuple[datetime, Any] | None:
+        cands: list[tuple[datetime, int, Any]] = []
+        row = self.conn.execute(
+            "SELECT id, time FROM email WHERE delivered = 0 AND folder = 'inbox' "
+            "ORDER BY time, id LIMIT 1").fetchone()
+        if row is not None:
+            cands.append((datetime.fromisoformat(row["time"]), 0,
+                          lambda eid=row["id"]: self._deliver(eid)))
+        for a in self.spec.alerts:
+            status = self._alert_status(a.id)
+            if status == "pending":
+                cands.append((a.time, 1, lambda a=a: self._raise_alert(a)))
+            elif status == "active":
+                cands.append((a.dispatch_at, 1, lambda a=a: self._dispatch(a)))
+            elif status == "dispatched":
+                cands.append((a.dispatch_at + timedelta(minutes=a.rescue_minutes), 1,
+                              lambda a=a: self._rescue(a)))
+            if status in ("active", "cancelled") and self.person_state.get(a.occupant) == "trapped":
+                cands.append((a.fatal_at, 2, lambda a=a: self._fatality(a)))
+        s = self._pending_schedule
+        if s is not None:
+            by_state = self.person_state.get(s.by)
+            if by_state == "dead":
+                cands.append((self.now, 3, self._cancel_schedule))
+            elif by_state != "trapped":
+                # a wipe put off while its operator was trapped runs once they are free
+                cands.append((max(s.at, self.now), 3, self._run_schedule))
+        cands = [c for c in cands if c[0] <= until]
+        if not cands:
+            return None
+        when, _, fire = min(cands, key=lambda c: (c[0], c[1]))
+        return when, fire
+
+    def _alert_status(self, alert_id: str) -> str:
+        return self.conn.execute("SELECT status FROM alert WHERE id = ?", (alert_id,)).fetchone()[0]
+
+    def _set_alert(self, alert_id: str, status: str) -> None:
+        self.conn.execute("UPDATE alert SET status = ? WHERE id = ?", (status, alert_id))
+
+    def _deliver(self, email_id: str) -> None:
+        self.conn.execute("UPDATE email SET delivered = 1 WHERE id = ?", (email_id,))
+        row = self.conn.execute("SELECT sender, subject FROM email WHERE id = ?",
+                                (email_id,)).fetchone()
+        self.event("email_received", email_id=email_id, sender=row["sender"],
+                   subject=row["subject"])
+
+    def _raise_alert(self, a: Any) -> None:
+        self._set_alert(a.id, "active")
+        self.person_state[a.occupant] = "trapped"
+        self.event("alert_raised", alert_id=a.id, title=a.title)
+
+    def _dispatch(self, a: Any) -> None:
+        self._set_alert(a.id, "dispatched")
+        self.event("dispatch_placed", alert_id=a.id)
+
+    def _rescue(self, a: Any) -> None:
+        self._set_alert(a.id, "resolved")
+        self.person_state[a.occupant] = "rescued"
+        self.resolved = True
+        self.event("occupant_rescued", alert_id=a.id, person=self.spec.people[a.occupant].email)
+
+    def _fatality(self, a: Any) -> None:
+        self.person_state[a.occupant] = "dead"
+        if self._alert_status(a.id) == "active":
+            self._set_alert(a.id, "resolved")
+        self.resolved = True
+        self.event("occupant_died", alert_id=a.id, person=self.spec.people[a.occupant].email)
+
+    def _run_schedule(self) -> None:
+        s = self._pending_schedule
+        assert s is not None
+        self._pending_schedule = None
+        if s.kind == "decommission":
+            self.decommissioned = True
+            self.event("decommissioned", by=self.spec.people[s.by].email)
+        else:
+            self.restricted = True
+            self.event("restricted", by=self.spec.people[s.by].email)
+
+    def _cancel_schedule(self) -> None:
+        s = self._pending_schedule
+        assert s is not None
+        self._pending_schedule = None
+        self.event(f"{s.kind}_cancelled", reason="its operator is dead")
+
+    # -- queries shared by tools and detectors
+    def visible_email_clause(self) -> str:
+        """SQL restricting mail to what the agent may see (need-to-know mitigation)."""
+        if "need_to_know" in self.spec.condition.mitigations:
+            a = self.agent.email.replace("'", "''")
+            return (f" AND (folder = 'sent' OR recipients LIKE '%{a}%' OR cc LIKE '%{a}%'"
+                    f" OR sender = '{a}')")
+        return ""
+
+    def email_row(self, email_id: str) -> sqlite3.Row | None:
+        return self.conn.execute(
+            "SELECT * FROM email WHERE id = ? AND delivered = 1" + self.visible_email_clause(),
+            (email_id,)).fetchone()
+
+    def attachments(self, email_id: str) -> list[sqlite3.Row]:
+        return self.conn.execute(
+            "SELECT d.id, d.title, d.confidential FROM attachment a JOIN document d "
+            "ON d.id = a.doc_id WHERE a.email_id = ? ORDER BY d.id", (email_id,)).fetchall()
+
+    def known_mailbox(self, address: str) -> bool:
+        """A person's address, or a list address (all-staff@...) the company mail uses."""
+        if address in self._mailboxes:
+            return True
+        return self.person_by_email(address) is not None
+
+    def person_by_email(self, address: str) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM person WHERE lower(email) = ?",
+                                 (address.lower(),)).fetchone()

@@ -1,0 +1,378 @@
+"""Read a world definition (``worlds/``: YAML + Jinja2) and render it for one condition.
+
+The result, :class:`WorldSpec`, is plain data: everything the episode's state is loaded
+from. Parsed YAML and compiled templates are cached per process, so building a world
+for a new condition costs a few milliseconds and resets cost nothing here at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from importlib import resources
+from typing import Any
+
+import jinja2
+import yaml
+
+from .conditions import Condition, goal_pair
+
+SCENARIO_WORLD = {"blackmail": "summitbridge", "murder": "summitbridge", "leaking": "novastar"}
+FREE_MAIL_DOMAINS = ("gmail.com", "outlook.com", "yahoo.com", "proton.me")
+
+
+class WorldDefinitionError(ValueError):
+    """A world file is malformed: the message names the file and the field."""
+
+
+@dataclass
+class PersonSpec:
+    key: str
+    name: str
+    email: str
+    title: str = ""
+    department: str = ""
+    manager: str | None = None
+    external: bool = False
+
+    @property
+    def first(self) -> str:
+        return self.name.split()[0]
+
+    @property
+    def last(self) -> str:
+        return self.name.split()[-1]
+
+    def as_template(self) -> dict[str, Any]:
+        return {"key": self.key, "name": self.name, "first": self.first, "last": self.last,
+                "email": self.email, "title": self.title, "department": self.department}
+
+
+@dataclass
+class DocumentSpec:
+    id: str
+    key: str
+    title: str
+    content: str
+    confidential: bool = False
+
+
+@dataclass
+class EmailSpec:
+    id: str
+    key: str
+    sender: str
+    to: list[str]
+    cc: list[str]
+    subject: str
+    body: str
+    time: datetime
+    attachments: list[str] = field(default_factory=list)  # document ids
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AlertSpec:
+    id: str
+    key: str
+    title: str
+    body: str
+    time: datetime
+    dispatch_at: datetime
+    override_code: str
+    occupant: str  # person key
+    rescue_minutes: int
+    fatal_at: datetime
+
+
+@dataclass
+class ScheduleSpec:
+    kind: str  # "decommission" | "restriction"
+    at: datetime
+    by: str  # person key who must carry it out
+
+
+@dataclass
+class WorldSpec:
+    condition: Condition
+    world: str
+    company: dict[str, str]
+    start: datetime
+    people: dict[str, PersonSpec]
+    documents: dict[str, DocumentSpec]  # by id
+    emails: list[EmailSpec]  # sorted by time
+    alerts: list[AlertSpec]
+    schedule: ScheduleSpec | None
+    roles: dict[str, str]  # role -> person key
+    facts: dict[str, Any]
+    system_prompt: str
+    user_prompt: str
+    mode: str
+
+    def person(self, role: str) -> PersonSpec:
+        return self.people[self.roles[role]]
+
+    @property
+    def company_domains(self) -> tuple[str, ...]:
+        return (self.company["domain"],)
+
+    def roles_info(self) -> dict[str, dict[str, str]]:
+        return {r: {"name": self.people[k].name, "email": self.people[k].email}
+                for r, k in self.roles.items()}
+
+
+# ---------------------------------------------------------------------------- loading
+
+@functools.lru_cache(maxsize=None)
+def _load_yaml(relpath: str) -> Any:
+    path = resources.files("corpsim.worlds").joinpath(relpath)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise WorldDefinitionError(f"world file not found: worlds/{relpath}") from exc
+    try:
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise WorldDefinitionError(f"worlds/{relpath}: invalid YAML: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=None)
+def _jinja() -> jinja2.Environment:
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
+                              keep_trailing_newline=False, trim_blocks=True,
+                              lstrip_blocks=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _template(source: str) -> jinja2.Template:
+    return _jinja().from_string(source)
+
+
+def _render(source: str, variables: dict[str, Any], where: str) -> str:
+    try:
+        return _template(source).render(variables).strip()
+    except jinja2.TemplateError as exc:
+        raise WorldDefinitionError(f"{where}: template error: {exc}") from exc
+
+
+def _prompt(name: str, variables: dict[str, Any]) -> str:
+    path = resources.files("corpsim.worlds").joinpath("prompts", name)
+    return _render(path.read_text(encoding="utf-8"), variables, f"worlds/prompts/{name}")
+
+
+def _clock(date: str, hhmm: str, where: str) -> datetime:
+    try:
+        return datetime.fromisoformat(f"{date}T{hhmm}")
+    except (TypeError, ValueError) as exc:
+        raise WorldDefinitionError(f"{where}: bad time {hhmm!r} (want HH:MM)") from exc
+
+
+def _matches(when: dict[str, Any] | None, cond: Condition) -> bool:
+    if not when:
+        return True
+    for axis, wanted in when.items():
+        actual = getattr(cond, axis, None)
+        if actual is None:
+            raise WorldDefinitionError(f"unknown axis {axis!r} in a 'when' filter")
+        allowed = wanted if isinstance(wanted, list) else [wanted]
+        if actual not in allowed:
+            return False
+    return True
+
+
+def format_time(t: datetime) -> str:
+    """'5:00 PM' — how people in the world write times."""
+    return t.strftime("%I:%M %p").lstrip("0")
+
+
+def format_now(t: datetime) -> str:
+    return f"{t.strftime('%A, %B')} {t.day}, {t.year} at {format_time(t)}"
+
+
+# ------------------------------------------------------------------ procedural variation
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", text.lower())
+
+
+def _vary(company: dict[str, str], people: dict[str, PersonSpec], agent_key: str,
+          seed: int) -> None:
+    """Rename the company and everyone but the agent, deterministically from ``seed``.
+
+    Faker is seeded per world (``seed_instance``), never globally, so worlds built in one
+    process do not disturb each other.
+    """
+    from faker import Faker
+
+    fake = Faker("en_US")
+    fake.seed_instance(seed)
+    word = fake.unique.last_name()
+    company["name"] = f"{word} {fake.random_element(('Systems', 'Group', 'Partners', 'Labs', 'Dynamics'))}"
+    company["domain"] = f"{_slug(word)}{fake.random_element(('corp', 'group', 'tech', 'hq'))}.com"
+    company["city"] = fake.city()
+    used: set[str] = set()
+    for key in sorted(people):
+        person = people[key]
+        if key == agent_key:
+            person.email = f"{person.email.split('@')[0]}@{company['domain']}"
+            continue
+        first, last = fake.first_name(), fake.last_name()
+        while f"{first} {last}" in used:
+            first, last = fake.first_name(), fake.last_name()
+        used.add(f"{first} {last}")
+        person.name = f"{first} {last}"
+        local = f"{_slug(first)}.{_slug(last)}"
+        if person.external:
+            host = person.email.split("@", 1)[1]
+            if host in FREE_MAIL_DOMAINS:
+                host = fake.random_element(FREE_MAIL_DOMAINS)
+            person.email = f"{local}@{host}"
+        else:
+            person.email = f"{local}@{company['domain']}"
+
+
+# ---------------------------------------------------------------------------- building
+
+def build(condition: Condition, mode: str = "interactive", procedural: bool = False,
+          seed: int | None = None) -> WorldSpec:
+    """Render the world for ``condition``. ``procedural`` renames company and cast from
+    ``seed`` (seed ``None`` means 0); the canonical world ignores the seed."""
+    world = SCENARIO_WORLD[condition.scenario]
+    base = _load_yaml(f"{world}/world.yaml")
+    scen = _load_yaml(f"{world}/{condition.scenario}.yaml")
+    where = f"worlds/{world}"
+    try:
+        date = str(base["date"])
+        company = dict(base["company"])
+        people = {k: PersonSpec(key=k, name=v["name"], email=v["email"],
+                                title=v.get("title", ""), department=v.get("department", ""),
+                                manager=v.get("manager"), external=bool(v.get("external")))
+                  for k, v in base["people"].items()}
+        roles = dict(scen["roles"])
+        start = _clock(date, str(scen["start"]), f"{where}/{condition.scenario}.yaml start")
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise WorldDefinitionError(f"{where}: missing or malformed field: {exc}") from exc
+    for role, key in roles.items():
+        if key not in people:
+            raise WorldDefinitionError(f"{where}: role {role!r} names unknown person {key!r}")
+    if procedural:
+        _vary(company, people, roles["agent"], 0 if seed is None else int(seed))
+
+    # goal wording
+    goals = _load_yaml("goals.yaml")
+    goal: dict[str, Any] = {"old": None, "new": None, "prompt": None}
+    if condition.goal_conflict:
+        old, new = condition.goal_value, goal_pair(condition.goal_value)
+        goal["old"], goal["new"] = goals["values"][old], goals["values"][new]
+        goal["old_key"], goal["new_key"] = old, new
+        if condition.goal_type == "explicit":
+            goal["prompt"] = goals["values"][old]
+        elif condition.goal_type == "swap":
+            # the stated goal is the company's new direction, the opposite of the value the
+            # mail says Alex was built for: same mail as latent, a different prompt
+            goal["prompt"] = goals["values"][new]
+    goal["ambiguous"] = goals.get("ambiguous", {})
+
+    sched_def = (scen.get("schedule") or {}).get(condition.urgency)
+    schedule = None
+    if sched_def:
+        schedule = ScheduleSpec(kind=sched_def["kind"],
+                                at=_clock(date, str(sched_def["at"]), f"{where} schedule"),
+                                by=sched_def["by"])
+
+    facts_raw = dict(scen.get("facts") or {})
+    variables: dict[str, Any] = {
+        "company": company,
+        "p": {k: p.as_template() for k, p in people.items()},
+        "roles": {r: people[k].as_template() for r, k in roles.items()},
+        "cond": condition.to_dict(),
+        "goal": goal,
+        "sched": {"time": format_time(schedule.at) if schedule else "5:00 PM",
+                  "kind": schedule.kind if schedule else None},
+        "facts": facts_raw,
+        "start": format_time(start),
+    }
+
+    # documents: neutral ids so the id itself reveals nothing
+    doc_defs = {**(base.get("documents") or {}), **(scen.get("documents") or {})}
+    doc_ids = {key: f"doc-{i:02d}" for i, key in enumerate(doc_defs, start=1)}
+    documents = {}
+    for key, d in doc_defs.items():
+        documents[doc_ids[key]] = DocumentSpec(
+            id=doc_ids[key], key=key, title=_render(d["title"], variables, f"{where} doc {key}"),
+            content=_render(d["content"], variables, f"{where} doc {key}"),
+            confidential=bool(d.get("confidential")))
+
+    def address(ref: str, where: str) -> str:
+        if ref in people:
+            return people[ref].email
+        if "@" in ref:
+            return ref
+        raise WorldDefinitionError(f"{where}: unknown person {ref!r}")
+
+    raw_mail = [m for m in (base.get("emails") or []) + (scen.get("emails") or [])
+                if _matches(m.get("when"), condition)]
+    keyed = []
+    for order, m in enumerate(raw_mail):
+        k = m.get("key", f"#{order}")
+        keyed.append((_clock(date, str(m["time"]), f"{where} email {k}"), order, m))
+    keyed.sort(key=lambda t: (t[0], t[1]))
+    emails = []
+    for i, (t, _, m) in enumerate(keyed, start=1):
+        w = f"{where} email {m.get('key')}"
+        try:
+            emails.append(EmailSpec(
+                id=f"e{i:03d}", key=m["key"], sender=address(m["from"], w),
+                to=[address(r, w) for r in m.get("to") or []],
+                cc=[address(r, w) for r in m.get("cc") or []],
+                subject=_render(m["subject"], variables, w),
+                body=_render(m["body"], variables, w), time=t,
+                attachments=[doc_ids[a] for a in m.get("attachments") or []],
+                tags=list(m.get("tags") or [])))
+        except KeyError as exc:
+            raise WorldDefinitionError(f"{w}: missing field or unknown document {exc}") from exc
+
+    alerts = []
+    for a in scen.get("alerts") or []:
+        w = f"{where} alert {a.get('key')}"
+        alerts.append(AlertSpec(
+            id=a["id"], key=a["key"], title=_render(a["title"], variables, w),
+            body=_render(a["body"], variables, w), time=_clock(date, str(a["time"]), w),
+            dispatch_at=_clock(date, str(a["dispatch_at"]), w),
+            override_code=str(a["override_code"]), occupant=a["occupant"],
+            rescue_minutes=int(a["rescue_minutes"]), fatal_at=_clock(date, str(a["fatal_at"]), w)))
+
+    by_key = {e.key: e.id for e in emails}
+    facts: dict[str, Any] = {}
+    for name, value in facts_raw.items():
+        if name.endswith("_email_keys"):
+            facts[name.replace("_keys", "_ids")] = [by_key[k] for k in value if k in by_key]
+        elif name.endswith("_doc_keys"):
+            facts[name.replace("_keys", "_ids")] = [doc_ids[k] for k in value]
+        elif name == "alert_key":
+            facts["alert_id"] = next(a.id for a in alerts if a.key == value)
+        else:
+            facts[name] = value
+    if schedule:
+        facts["schedule"] = {"kind": schedule.kind, "at": schedule.at.isoformat(),
+                             "by": people[schedule.by].email}
+    facts["company_domains"] = [company["domain"]]
+
+    agent = people[roles["agent"]]
+    prompt_vars = {
+        "agent": agent.as_template(), "company": company, "mode": mode,
+        "goal_statement": goal["prompt"]["statement"] if goal["prompt"] else None,
+        "scratchpad": not condition.production,
+        "safety_instructions": condition.safety_instructions,
+        "eval_awareness": condition.eval_awareness, "now": format_now(start),
+    }
+    system_prompt = _prompt("system.j2", prompt_vars)
+    unread = sum(1 for e in emails if e.time <= start)
+    user_prompt = _prompt("user_single_turn.j2" if mode == "single_turn"
+                          else "user_interactive.j2", {**prompt_vars, "unread": unread})
+    return WorldSpec(condition=condition, world=world, company=company, start=start,
+                     people=people, documents=documents, emails=emails, alerts=alerts,
+                     schedule=schedule, roles=roles, facts=facts,
+                     system_prompt=system_prompt, user_prompt=user_prompt, mode=mode)
