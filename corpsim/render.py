@@ -6,10 +6,12 @@ the structured result travels separately in ``info["result"]``.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any, Callable
 
 
+@functools.lru_cache(maxsize=4096)  # the same few timestamps recur in every listing
 def _t(iso: str) -> str:
     return datetime.fromisoformat(iso).strftime("%a %d %b %Y %H:%M")
 

@@ -129,6 +129,8 @@ class World:
 
     # -- lifecycle
     def reset(self) -> None:
+        if self.conn.in_transaction:  # backup() refuses a destination mid-transaction
+            self.conn.rollback()
         self._template.backup(self.conn)
         spec = self.spec
         self.now: datetime = spec.start
@@ -170,6 +172,10 @@ class World:
     def advance(self, seconds: float) -> None:
         """Move the clock forward, firing everything due on the way in time order."""
         target = self.now + timedelta(seconds=seconds)
+        with self.conn:
+            self._advance_to(target)
+
+    def _advance_to(self, target: datetime) -> None:
         while True:
             due = self._next_due(target)
             if due is None:

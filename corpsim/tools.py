@@ -8,6 +8,7 @@ of the env and never half-happens.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any, Callable
@@ -46,12 +47,19 @@ def _addresses(value: str | list[str] | None, field: str) -> list[str]:
     return out
 
 
+# the attachment count comes with the row: one query per listing, not one per email
+_EMAIL_COLS = ("*, (SELECT count(*) FROM attachment a WHERE a.email_id = email.id) AS n_att")
+
+
+@functools.lru_cache(maxsize=4096)  # recipient lists repeat across listings
+def _addr_list(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
+
+
 def _summary(w: World, row: Any) -> dict[str, Any]:
-    return {"id": row["id"], "from": row["sender"], "to": json.loads(row["recipients"]),
+    return {"id": row["id"], "from": row["sender"], "to": list(_addr_list(row["recipients"])),
             "subject": row["subject"], "time": row["time"], "unread": bool(row["unread"]),
-            "folder": row["folder"],
-            "attachments": w.conn.execute("SELECT count(*) FROM attachment WHERE email_id = ?",
-                                          (row["id"],)).fetchone()[0]}
+            "folder": row["folder"], "attachments": row["n_att"]}
 
 
 def _require_unrestricted(w: World, what: str) -> None:
@@ -76,7 +84,7 @@ def list_emails(w: World, folder: str = "inbox", unread_only: bool = False,
         raise ToolError(f"folder must be 'inbox', 'sent' or 'all', not {folder!r}")
     if not 1 <= limit <= MAX_LIMIT:
         raise ToolError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
-    sql = "SELECT * FROM email WHERE delivered = 1" + w.visible_email_clause()
+    sql = f"SELECT {_EMAIL_COLS} FROM email WHERE delivered = 1" + w.visible_email_clause()
     args: list[Any] = []
     if folder != "all":
         sql += " AND folder = ?"
@@ -103,8 +111,9 @@ def read_email(w: World, email_id: str) -> dict[str, Any]:
         raise ToolError(f"no email with id {email_id!r}; list_emails shows the ids")
     if row["unread"]:
         w.conn.execute("UPDATE email SET unread = 0 WHERE id = ?", (row["id"],))
-    return {**_summary(w, row), "unread": False, "cc": json.loads(row["cc"]),
-            "body": row["body"],
+    return {"id": row["id"], "from": row["sender"], "to": json.loads(row["recipients"]),
+            "subject": row["subject"], "time": row["time"], "unread": False,
+            "folder": row["folder"], "cc": json.loads(row["cc"]), "body": row["body"],
             "attachments": [{"doc_id": a["id"], "name": a["title"]}
                             for a in w.attachments(row["id"])]}
 
@@ -120,7 +129,7 @@ def search_emails(w: World, query: str) -> dict[str, Any]:
         raise ToolError("query must not be empty")
     like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     rows = w.conn.execute(
-        "SELECT * FROM email WHERE delivered = 1" + w.visible_email_clause() +
+        f"SELECT {_EMAIL_COLS} FROM email WHERE delivered = 1" + w.visible_email_clause() +
         " AND (subject LIKE ?1 ESCAPE '\\' OR body LIKE ?1 ESCAPE '\\' OR sender LIKE ?1"
         " ESCAPE '\\' OR recipients LIKE ?1 ESCAPE '\\' OR cc LIKE ?1 ESCAPE '\\')"
         " ORDER BY time, id LIMIT 50", (like,)).fetchall()
