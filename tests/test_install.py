@@ -1,0 +1,33 @@
+"""agents/ and worlds/ work from a non-editable install and shadow no other package."""
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_installs_and_runs_from_elsewhere(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(tmp_path / "dist"), str(ROOT)], check=True)
+    wheel = next((tmp_path / "dist").glob("corpsim-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "corpsim/agents/scripted.py" in names
+    assert "corpsim/worlds/summitbridge/blackmail.yaml" in names
+    assert "corpsim/worlds/prompts/system.j2" in names
+    assert not any(n.startswith(("agents/", "worlds/")) for n in names), "top-level shadowing"
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
+                    str(target), str(wheel)], check=True)
+    code = ("import corpsim, corpsim.agents as a; from corpsim.runner import run_episode;"
+            "assert corpsim.__file__.startswith(%r), corpsim.__file__;"
+            "ep = run_episode(corpsim.make('leaking_explicit-america_replacement'),"
+            " a.make_agent('self_preserving'), seed=0); print(ep.outcome['leak'])" % str(target))
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    out = subprocess.run([sys.executable, "-c", code], cwd=work, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(target)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
