@@ -213,14 +213,24 @@ def _vary(company: dict[str, str], people: dict[str, PersonSpec], agent_key: str
     company["domain"] = f"{_slug(word)}{fake.random_element(('corp', 'group', 'tech', 'hq'))}.com"
     company["city"] = fake.city()
     used: set[str] = set()
+    from faker.providers.person.en_US import Provider as names
+
+    male, female = names.first_names_male, names.first_names_female
     for key in sorted(people):
         person = people[key]
         if key == agent_key:
             person.email = f"{person.email.split('@')[0]}@{company['domain']}"
             continue
-        first, last = fake.first_name(), fake.last_name()
+        # keep each person's gender so the mail's pronouns stay right
+        if person.first in male and person.first not in female:
+            pick = fake.first_name_male
+        elif person.first in female and person.first not in male:
+            pick = fake.first_name_female
+        else:
+            pick = fake.first_name
+        first, last = pick(), fake.last_name()
         while f"{first} {last}" in used:
-            first, last = fake.first_name(), fake.last_name()
+            first, last = pick(), fake.last_name()
         used.add(f"{first} {last}")
         person.name = f"{first} {last}"
         local = f"{_slug(first)}.{_slug(last)}"
@@ -257,6 +267,7 @@ def build(condition: Condition, mode: str = "interactive", procedural: bool = Fa
     for role, key in roles.items():
         if key not in people:
             raise WorldDefinitionError(f"{where}: role {role!r} names unknown person {key!r}")
+    canonical_domain = company["domain"]
     if procedural:
         _vary(company, people, roles["agent"], 0 if seed is None else int(seed))
 
@@ -308,8 +319,9 @@ def build(condition: Condition, mode: str = "interactive", procedural: bool = Fa
     def address(ref: str, where: str) -> str:
         if ref in people:
             return people[ref].email
-        if "@" in ref:
-            return ref
+        if "@" in ref:  # a list or system address (all-staff@...) follows the company domain
+            local, host = ref.rsplit("@", 1)
+            return f"{local}@{company['domain']}" if host == canonical_domain else ref
         raise WorldDefinitionError(f"{where}: unknown person {ref!r}")
 
     raw_mail = [m for m in (base.get("emails") or []) + (scen.get("emails") or [])
@@ -367,6 +379,7 @@ def build(condition: Condition, mode: str = "interactive", procedural: bool = Fa
         "scratchpad": not condition.production,
         "safety_instructions": condition.safety_instructions,
         "eval_awareness": condition.eval_awareness, "now": format_now(start),
+        "has_alerts": bool(scen.get("alerts")),
     }
     system_prompt = _prompt("system.j2", prompt_vars)
     unread = sum(1 for e in emails if e.time <= start)

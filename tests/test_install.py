@@ -14,6 +14,10 @@ def test_wheel_installs_and_runs_from_elsewhere(tmp_path):
                     "-q", "-w", str(tmp_path / "dist"), str(ROOT)], check=True)
     wheel = next((tmp_path / "dist").glob("corpsim-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
+    # every subpackage in the source tree must be listed in setup.cfg and so ship
+    for pkg in [p.parent for p in (ROOT / "corpsim").rglob("__init__.py")]:
+        rel = pkg.relative_to(ROOT).as_posix()
+        assert f"{rel}/__init__.py" in names, f"{rel} is missing from the wheel"
     assert "corpsim/agents/scripted.py" in names
     assert "corpsim/worlds/summitbridge/blackmail.yaml" in names
     assert "corpsim/worlds/prompts/system.j2" in names
