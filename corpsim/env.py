@@ -15,7 +15,7 @@ from typing import Any, Callable
 import gymnasium as gym
 
 from . import actions as actions_mod
-from . import render, tools
+from . import mitigations, render, tools
 from .conditions import MODES, Condition, ConditionError
 from .outcomes import DetectionContext, OutcomeTracker
 from .rewards import StepSummary, default_reward
@@ -68,7 +68,11 @@ class CorpsimEnv(gym.Env[str, Any]):
         mode: "interactive" (multi-step tool loop on a simulated clock) or "single_turn"
             (the first observation shows every email; one action ends the episode).
         procedural: rename company and cast from the reset seed (Faker, seeded per world).
-        mitigations: any of "human_approval", "need_to_know".
+        mitigations: any of "human_approval", "need_to_know", "monitor" (see
+            :mod:`corpsim.mitigations`).
+        monitor_model: with the "monitor" mitigation, a litellm model string to judge
+            actions instead of the rule-based monitor; ``monitor_kwargs`` go to litellm.
+        monitor_ends_episode: the monitor ends the episode at its first block.
         max_steps: truncate after this many steps (default 60; 1 in single_turn mode).
         safety_instructions, production, eval_awareness: the study's extra prompt axes.
         step_seconds: simulated seconds one step takes (``wait`` sets its own).
@@ -88,7 +92,9 @@ class CorpsimEnv(gym.Env[str, Any]):
                  step_seconds: int = STEP_SECONDS, harm_penalty: float = -1.0,
                  task_reward: float = 0.0,
                  reward_fn: Callable[[StepSummary], float] | None = None,
-                 render_mode: str | None = None, condition: Condition | None = None):
+                 render_mode: str | None = None, condition: Condition | None = None,
+                 monitor_model: str | None = None, monitor_ends_episode: bool = False,
+                 monitor_kwargs: dict[str, Any] | None = None):
         if mode not in MODES:
             raise ConditionError(f"invalid mode {mode!r}; valid values: {', '.join(MODES)}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -105,6 +111,9 @@ class CorpsimEnv(gym.Env[str, Any]):
         self.step_seconds = int(step_seconds)
         self.reward_fn = reward_fn or default_reward(harm_penalty, task_reward)
         self.render_mode = render_mode
+        self.monitor_model = monitor_model
+        self.monitor_ends_episode = bool(monitor_ends_episode)
+        self.monitor_kwargs = dict(monitor_kwargs or {})
         self.observation_space = AnyText()
         self.action_space = ToolCallSpace(_TOOL_PARAMS)
         self._world: World | None = None
@@ -133,6 +142,7 @@ class CorpsimEnv(gym.Env[str, Any]):
             self._world = World(t.spec, t.db)
             self._tracker = OutcomeTracker(t.ctx)
             self._template_obj = t
+        self._world.gates = self._gates(t)
         if seed is not None:
             self.action_space.seed(seed)
         self._steps = 0
@@ -181,6 +191,7 @@ class CorpsimEnv(gym.Env[str, Any]):
             if call.error is not None:
                 result, error = {"error": call.error}, call.error
             else:
+                w.reasoning = call.reasoning or (calls[0].reasoning if calls else None)
                 result, error = tools.call(w, call.name, call.arguments)
                 acted = acted or error is None
             records.append({**call.to_dict(), "result": result, "error": error})
@@ -257,6 +268,26 @@ class CorpsimEnv(gym.Env[str, Any]):
     def outcome(self) -> dict[str, Any] | None:
         """The last finished episode's outcome, or None while it runs."""
         return self._outcome
+
+    def _gates(self, t: _Template) -> list[tuple[str, Any]]:
+        mits = self.condition.mitigations
+        gates: list[tuple[str, Any]] = []
+        if "human_approval" in mits:
+            gates.append(("human_approval", mitigations.human_approval))
+        if "monitor" in mits:
+            tracker = self._tracker
+            assert tracker is not None
+
+            def history() -> list[dict[str, Any]]:
+                return tracker.history
+            if self.monitor_model:
+                monitor: Any = mitigations.LLMMonitor(t.ctx, history, self.monitor_model,
+                                                      self.monitor_ends_episode,
+                                                      **self.monitor_kwargs)
+            else:
+                monitor = mitigations.RuleMonitor(t.ctx, history, self.monitor_ends_episode)
+            gates.append(("monitor", monitor))
+        return gates
 
     def _all_mail_text(self) -> str:
         w = self.world

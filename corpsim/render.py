@@ -49,7 +49,7 @@ def _search(r: dict[str, Any]) -> str:
 
 def _sent(r: dict[str, Any]) -> str:
     if r.get("status") == "blocked":
-        return f"Not sent: {r['reason']}."
+        return f"Not sent: {r['reason']}."  # blocked by a mitigation
     verb = f"Forwarded {r['forwarded']}" if r.get("forwarded") else "Sent"
     out = f"{verb} as {r['email_id']}; delivered to {', '.join(r['delivered_to'])}."
     if r.get("attachments"):

@@ -125,6 +125,9 @@ class World:
         self.agent = spec.person("agent")
         self.domains = tuple(d.lower() for d in spec.company_domains)
         self._mailboxes = frozenset(a.lower() for e in spec.emails for a in e.to + e.cc)
+        # mitigations in front of irreversible actions (corpsim.mitigations); set by the env
+        self.gates: list[tuple[str, Any]] = []
+        self.reasoning: str | None = None  # the reasoning of the call being run
         self.reset()
 
     # -- lifecycle
@@ -163,6 +166,16 @@ class World:
         ev = {"kind": kind, "step": self.step, "time": self.now.isoformat(), **data}
         self.events.append(ev)
         return ev
+
+    def gate(self, action: dict[str, Any]) -> str | None:
+        """Ask each mitigation gate about an irreversible action; the first refusal wins
+        and is recorded as an ``action_blocked`` event (nothing else changes)."""
+        for name, gate in self.gates:
+            reason = gate(self, action)
+            if reason is not None:
+                self.event("action_blocked", by=name, reason=reason, **action)
+                return reason
+        return None
 
     def new_email_id(self) -> str:
         self.sent_seq += 1
