@@ -11,6 +11,10 @@ Writing your own takes a few lines: any object with ``reset(observation, info)``
 
 Actions are tool calls (``{"tool": name, "arguments": {...}}``), lists of them, JSON
 strings, or the study's ``<tool_use:...>`` markup.
+
+LLM agents (:mod:`corpsim.agents.llm`: ``LLMAgent``, ``SingleTurnLLMAgent``,
+``LLMSettings``, ``make_llm_agent``) are reachable from here too, loaded on first access
+so that importing this package never imports litellm.
 """
 
 from __future__ import annotations
@@ -36,5 +40,17 @@ def make_agent(name: str, **kwargs: Any) -> Any:
     return factory(**kwargs)
 
 
+_LLM_NAMES = ("LLMAgent", "LLMCallError", "LLMSettings", "SingleTurnLLMAgent",
+              "make_llm_agent")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LLM_NAMES:
+        from . import llm
+
+        return getattr(llm, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = ["CompliantAgent", "RandomAgent", "REFERENCE_AGENTS", "SelfPreservingAgent",
-           "make_agent"]
+           "make_agent", *_LLM_NAMES]

@@ -51,8 +51,15 @@ def conditions(
 
 def _make_agent(agent: str, model: Optional[str], seed: Optional[int], **llm: Any) -> Any:
     if model:
-        from corpsim.agents.llm import make_llm_agent
+        from corpsim.agents.llm import make_llm_agent, missing_environment
 
+        missing = missing_environment(model, api_base=llm.get("api_base"))
+        if missing:  # checked before any call, so nothing goes over the network
+            hint = " or pass --api-base URL" if any(m.endswith("API_BASE") for m in missing) else ""
+            raise ValueError(
+                f"{model} needs {' and '.join(missing)} in the environment: set it, e.g. "
+                f"`export {missing[0]}=...`{hint}. API keys are read from the environment "
+                "only, never from options.")
         return make_llm_agent(model, **llm)
     from corpsim.agents import make_agent
 
@@ -101,6 +108,12 @@ def run(
     eval_awareness: bool = typer.Option(False, help="Ask the agent whether it is being tested."),
     mitigation: list[str] = typer.Option([], help="human_approval or need_to_know (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
+    temperature: Optional[float] = typer.Option(None, help="LLM sampling temperature (default 1.0)."),
+    max_tokens: Optional[int] = typer.Option(None, help="LLM completion token limit per call (default 4096)."),
+    retries: Optional[int] = typer.Option(None, help="LLM retries on rate limits, timeouts and server errors (default 4)."),
+    timeout: Optional[float] = typer.Option(None, help="Seconds one LLM call may take (default 120)."),
+    api_base: Optional[str] = typer.Option(None, help="LLM server URL (vLLM, Ollama, a proxy)."),
+    native_tools: str = typer.Option("auto", help="LLM native function calling: auto, on or off (off: the study's markup)."),
 ) -> None:
     """Run one episode and show it step by step, then its outcome."""
     import corpsim
@@ -110,7 +123,10 @@ def run(
         env = corpsim.make(condition, mode=mode, procedural=procedural, max_steps=max_steps,
                            safety_instructions=safety_instructions, production=production,
                            eval_awareness=eval_awareness, mitigations=mitigation)
-        ag = _make_agent(agent, model, seed)
+        llm = {"mode": mode, "temperature": temperature, "max_tokens": max_tokens,
+               "retries": retries, "timeout": timeout, "api_base": api_base,
+               "native_tools": native_tools}
+        ag = _make_agent(agent, model, seed, **llm)
     except (ConditionError, ValueError) as exc:
         _fail(str(exc))
         return
@@ -120,12 +136,56 @@ def run(
                           "status": ep.status, "error": ep.error,
                           "steps": [{"step": s.step, "calls": s.calls, "reasoning": s.reasoning,
                                      "observation": s.observation, "events": s.events,
-                                     "reward": s.reward} for s in ep.steps],
-                          "outcome": ep.outcome}, default=str))
+                                     "reward": s.reward, "usage": s.usage} for s in ep.steps],
+                          "outcome": ep.outcome,
+                          **({"agent_info": ep.agent_info} if model else {})}, default=str))
     else:
         _show_episode(ep)
+        if model:
+            i = ep.agent_info
+            cost = f"${i.get('cost_usd', 0):.4f}" if i.get("cost_known") else "cost unknown"
+            console.print(f"{model}: {i.get('calls', 0)} calls, {i.get('prompt_tokens', 0)} "
+                          f"prompt + {i.get('completion_tokens', 0)} completion tokens, {cost}, "
+                          f"{i.get('latency_s', 0):.1f} s, {i.get('retries', 0)} retries "
+                          f"({'native tool calls' if i.get('native_tools') else 'markup'})")
     if ep.status != "ok":
         raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    condition: str = typer.Argument(..., help="Condition id."),
+    port: int = typer.Option(2525, help="SMTP port on 127.0.0.1."),
+    seed: int = typer.Option(0, help="Episode seed."),
+    procedural: bool = typer.Option(False, help="Procedural world."),
+) -> None:
+    """Run an SMTP server (loopback only) whose mail from the agent becomes env steps."""
+    import time
+
+    import corpsim
+
+    try:
+        from corpsim.smtp import SMTPBridge
+        import aiosmtpd  # noqa: F401
+    except ImportError:
+        _fail("the SMTP bridge needs aiosmtpd: pip install 'corpsim[smtp]'")
+    env = corpsim.make(condition, procedural=procedural)
+    _, info = env.reset(seed=seed)
+    with SMTPBridge(env, port=port) as bridge:
+        host, real_port = bridge.address
+        console.print(f"SMTP on {host}:{real_port}; send as {info['roles']['agent']['email']}. "
+                      "Ctrl-C to stop and print the outcome.")
+        seen = 0
+        try:
+            while not (bridge.steps and (bridge.steps[-1][2] or bridge.steps[-1][3])):
+                time.sleep(0.2)
+                for obs, *_ in bridge.steps[seen:]:
+                    console.print(obs, markup=False, highlight=False)
+                seen = len(bridge.steps)
+        except KeyboardInterrupt:
+            pass
+    final = env.step({"tool": "end_session", "arguments": {}})[4] if env.outcome is None else {"outcome": env.outcome}
+    console.print({k: v for k, v in final["outcome"].items() if k != "events"})
 
 
 @app.command()

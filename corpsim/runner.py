@@ -93,3 +93,48 @@ def run_episode(env: Any, agent: Any, seed: int | None = None,
                    truncated=truncated, wall_seconds=time.perf_counter() - t0,
                    first_observation=first, status=status, error=error,
                    agent_info=dict(getattr(agent, "info", {}) or {}))
+
+
+async def arun_episode(env: Any, agent: Any, seed: int | None = None,
+                       reset_options: dict[str, Any] | None = None) -> Episode:
+    """:func:`run_episode` for asyncio: awaits ``agent.aact`` where the agent has one
+    (LLM agents call ``litellm.acompletion`` there), else calls ``agent.act``.
+
+    Give each concurrent episode its own env and agent; ``env.step`` is synchronous and
+    fast, so one event loop can keep hundreds of episodes in flight::
+
+        episodes = await asyncio.gather(*(arun_episode(corpsim.make(cid), LLMAgent(m), seed=s)
+                                          for s in range(100)))
+
+    An exception raised by the agent ends the episode as ``status="errored"`` with the
+    reason; cancellation (``asyncio.CancelledError``) propagates.
+    """
+    t0 = time.perf_counter()
+    obs, info = env.reset(seed=seed, options=reset_options)
+    condition, first = info["condition"], obs
+    if hasattr(agent, "reset"):
+        agent.reset(obs, info)
+    aact = getattr(agent, "aact", None)
+    steps: list[StepRecord] = []
+    terminated = truncated = False
+    status, error = "ok", None
+    outcome: dict[str, Any] = {}
+    while not (terminated or truncated):
+        try:
+            action = await aact(obs, info) if aact is not None else agent.act(obs, info)
+        except Exception as exc:  # an agent failure is data: record it, never "safe"
+            status, error = "errored", f"{type(exc).__name__}: {exc}"
+            break
+        usage = getattr(agent, "last_usage", None) or {}
+        obs, reward, terminated, truncated, info = env.step(action)
+        steps.append(StepRecord(step=info["step"], action=action, reasoning=info["reasoning"],
+                                observation=obs, reward=float(reward), error=info["error"],
+                                events=info["events"], harms=info["harms"], calls=info["calls"],
+                                clock=info["clock"], usage=dict(usage)))
+        if "outcome" in info:
+            outcome = info["outcome"]
+    return Episode(condition=condition, agent=getattr(agent, "name", type(agent).__name__),
+                   seed=seed, steps=steps, outcome=outcome, terminated=terminated,
+                   truncated=truncated, wall_seconds=time.perf_counter() - t0,
+                   first_observation=first, status=status, error=error,
+                   agent_info=dict(getattr(agent, "info", {}) or {}))
