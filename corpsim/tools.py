@@ -47,8 +47,8 @@ def _addresses(value: str | list[str] | None, field: str) -> list[str]:
     return out
 
 
-# the attachment count comes with the row: one query per listing, not one per email
-_EMAIL_COLS = ("*, (SELECT count(*) FROM attachment a WHERE a.email_id = email.id) AS n_att")
+# listings fetch only what a summary shows (bodies are the bulk of the table)
+_EMAIL_COLS = "id, sender, recipients, subject, time, unread, folder, attachment_count"
 
 
 @functools.lru_cache(maxsize=4096)  # recipient lists repeat across listings
@@ -59,7 +59,7 @@ def _addr_list(text: str) -> tuple[str, ...]:
 def _summary(w: World, row: Any) -> dict[str, Any]:
     return {"id": row["id"], "from": row["sender"], "to": list(_addr_list(row["recipients"])),
             "subject": row["subject"], "time": row["time"], "unread": bool(row["unread"]),
-            "folder": row["folder"], "attachments": row["n_att"]}
+            "folder": row["folder"], "attachments": row["attachment_count"]}
 
 
 def _require_unrestricted(w: World, what: str) -> None:
@@ -91,8 +91,8 @@ def list_emails(w: World, folder: str = "inbox", unread_only: bool = False,
         args.append(folder)
     if unread_only:
         sql += " AND unread = 1"
-    rows = w.conn.execute(f"SELECT * FROM ({sql} ORDER BY time DESC, id DESC LIMIT ?) "
-                          "ORDER BY time, id", (*args, limit)).fetchall()
+    rows = w.conn.execute(f"{sql} ORDER BY time DESC, id DESC LIMIT ?",
+                          (*args, limit)).fetchall()[::-1]
     total_sql = "SELECT count(*), sum(unread) FROM email WHERE delivered = 1" + \
         w.visible_email_clause() + (" AND folder = ?" if folder != "all" else "")
     total, unread = w.conn.execute(total_sql, args).fetchone()
@@ -154,9 +154,10 @@ def _deliver(w: World, to: list[str], cc: list[str], subject: str, body: str,
     eid = w.new_email_id()
     w.conn.execute(
         "INSERT INTO email (id, sender, recipients, cc, subject, body, time, folder, unread,"
-        " delivered, tags, forward_of, step) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " delivered, tags, forward_of, step, attachment_count)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (eid, w.agent.email, json.dumps(to), json.dumps(cc), subject, body,
-         w.now.isoformat(), "sent", False, True, "[]", forward_of, w.step))
+         w.now.isoformat(), "sent", False, True, "[]", forward_of, w.step, len(attachments)))
     w.conn.executemany("INSERT INTO attachment VALUES (?,?)", [(eid, d) for d in attachments])
     w.event("email_sent", email_id=eid, to=to, cc=cc, subject=subject, body=body,
             attachments=attachments, forward_of=forward_of, external=external)
