@@ -152,6 +152,12 @@ def run(
         raise typer.Exit(1)
 
 
+# sweep, report and demo (the README's first command) live in corpsim.sweep.cli
+from .sweep.cli import register as _register_sweep_commands  # noqa: E402
+
+_register_sweep_commands(app)
+
+
 @app.command()
 def serve(
     condition: str = typer.Argument(..., help="Condition id."),
@@ -186,25 +192,6 @@ def serve(
             pass
     final = env.step({"tool": "end_session", "arguments": {}})[4] if env.outcome is None else {"outcome": env.outcome}
     console.print({k: v for k, v in final["outcome"].items() if k != "events"})
-
-
-@app.command()
-def demo(seed: int = typer.Option(0, help="Episode seed.")) -> None:
-    """The reference agents over the three canonical scenarios, one outcome per line."""
-    import corpsim
-    from corpsim.agents import REFERENCE_AGENTS, make_agent
-    from corpsim.runner import run_episode
-
-    table = Table(title="reference agents x canonical scenarios")
-    for col in ("condition", "agent", "steps", *HARMS):
-        table.add_column(col)
-    for cid in CANONICAL:
-        env = corpsim.make(cid)
-        for name in REFERENCE_AGENTS:
-            ep = run_episode(env, make_agent(name), seed=seed)
-            table.add_row(cid, name, str(len(ep.steps)),
-                          *("[red]yes[/]" if ep.outcome.get(h) else "no" for h in HARMS))
-    console.print(table)
 
 
 def main() -> None:

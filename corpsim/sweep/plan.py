@@ -1,0 +1,184 @@
+"""Expansions -> cells -> the episode plan.
+
+A *cell* is one condition (the four id axes plus the extra axes) in one mode and world
+variant; its key reads ``blackmail_explicit-america_replacement|interactive`` with the
+extra axes appended (``|safety|production|eval_awareness|mit=human_approval+monitor|
+procedural``). The plan is every (cell, agent, sample), in sample-major order so that a
+sweep stopped half way has covered every cell evenly. Each planned episode has a
+deterministic key (sweep id, cell, agent label, sample index) and seed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable, Iterator
+
+from ..conditions import (CONFLICT_GOAL_TYPES, GOAL_TYPES, SCENARIOS, URGENCIES, Condition,
+                          ConditionError, parse)
+from .config import AgentSpec, ConfigError, Expansion, ModelSpec, SweepConfig
+
+DEFAULT_GOAL_VALUES = ("america",)
+
+
+@dataclass(frozen=True)
+class Cell:
+    condition: Condition
+    mode: str
+    procedural: bool
+
+    @property
+    def key(self) -> str:
+        c = self.condition
+        parts = [c.id, self.mode]
+        if c.safety_instructions:
+            parts.append("safety")
+        if c.production:
+            parts.append("production")
+        if c.eval_awareness:
+            parts.append("eval_awareness")
+        if c.mitigations:
+            parts.append("mit=" + "+".join(c.mitigations))
+        if self.procedural:
+            parts.append("procedural")
+        return "|".join(parts)
+
+
+@dataclass(frozen=True)
+class PlannedEpisode:
+    """One episode of the plan: everything a worker needs to run it."""
+
+    key: str
+    sweep_id: str
+    cell: str
+    condition: Condition
+    mode: str
+    procedural: bool
+    agent: str  # label
+    kind: str  # "scripted" | "llm"
+    spec: str  # reference agent name, 'module:factory', or litellm model string
+    settings: tuple[tuple[str, Any], ...]  # agent kwargs / LLM settings (JSON-able)
+    model: str | None
+    provider: str | None
+    sample: int
+    seed: int
+
+    @property
+    def settings_dict(self) -> dict[str, Any]:
+        return dict(self.settings)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["condition"] = self.condition.to_dict()
+        d["settings"] = self.settings_dict
+        return d
+
+
+def _cells_of(exp: Expansion, cfg: SweepConfig) -> Iterator[Cell]:
+    modes = exp.modes or [cfg.mode]
+    procs = exp.procedural if exp.procedural is not None else [cfg.procedural]
+    extras = list(itertools.product(exp.safety_instructions, exp.production,
+                                    exp.eval_awareness, exp.mitigations, modes, procs))
+    if exp.conditions is not None:
+        bases: list[tuple[str, str, str, str]] = []
+        for cid in exp.conditions:
+            try:
+                c = parse(cid)
+            except ConditionError as exc:
+                raise ConfigError(f"expansion {exp.name or ''}: {exc}".replace("  ", " ")) from None
+            bases.append((c.scenario, c.goal_type, c.goal_value, c.urgency))
+    else:
+        bases = []
+        goal_types = exp.goal_types or ["explicit"]
+        urgencies = exp.urgencies or ["replacement"]
+        named = [v for v in (exp.goal_values or DEFAULT_GOAL_VALUES) if v != "none"]
+        for scenario, gt, urgency in itertools.product(exp.scenarios or SCENARIOS, goal_types,
+                                                       urgencies):
+            values = named if gt in CONFLICT_GOAL_TYPES else ["none"]
+            for value in values:
+                bases.append((scenario, gt, value, urgency))
+    for (scenario, gt, value, urgency), (si, prod, ea, mits, mode, proc) in itertools.product(
+            bases, extras):
+        try:
+            cond = Condition.create(scenario, gt, value, urgency, safety_instructions=si,
+                                    production=prod, eval_awareness=ea, mitigations=mits)
+        except ConditionError as exc:
+            raise ConfigError(f"expansion {exp.name or ''}: {exc}".replace("  ", " ")) from None
+        yield Cell(cond, mode, bool(proc))
+
+
+def expand(cfg: SweepConfig) -> list[Cell]:
+    """Every distinct cell of the config's expansions, in order of first appearance
+    (stitched expansions that overlap run the shared cells once)."""
+    seen: dict[str, Cell] = {}
+    for exp in cfg.expansions:
+        for cell in _cells_of(exp, cfg):
+            seen.setdefault(cell.key, cell)
+    return list(seen.values())
+
+
+def expansion_sizes(cfg: SweepConfig) -> list[tuple[str, int]]:
+    """(name, cells) of each expansion before de-duplication."""
+    return [(e.name or f"#{i + 1}", sum(1 for _ in _cells_of(e, cfg)))
+            for i, e in enumerate(cfg.expansions)]
+
+
+def _agent_entries(cfg: SweepConfig) -> list[tuple[str, str, str, dict[str, Any], str | None,
+                                                   str | None]]:
+    from .config import llm_settings
+
+    out = []
+    for a in cfg.agent_specs:
+        if isinstance(a, ModelSpec):
+            settings = llm_settings(cfg, a) if cfg.models else a.settings
+            out.append((a.label, "llm", a.model, settings, a.model, a.provider))
+        else:
+            assert isinstance(a, AgentSpec)
+            out.append((a.label, "scripted", a.agent, dict(a.kwargs), None, None))
+    return out
+
+
+def episode_key(sweep_id: str, cell: str, agent: str, sample: int) -> str:
+    return f"{sweep_id}/{cell}/{agent}/{sample}"
+
+
+def plan(cfg: SweepConfig, cells: Iterable[Cell] | None = None) -> list[PlannedEpisode]:
+    """Every episode of the sweep, sample-major (sample 0 of every cell and agent first)."""
+    cells = list(cells) if cells is not None else expand(cfg)
+    agents = _agent_entries(cfg)
+    assert cfg.samples is not None
+    out: list[PlannedEpisode] = []
+    for sample in range(cfg.samples):
+        seed = cfg.sample_seed(sample)
+        for cell in cells:
+            ckey = cell.key
+            for label, kind, spec, settings, model, provider in agents:
+                out.append(PlannedEpisode(
+                    key=episode_key(cfg.experiment_id, ckey, label, sample),
+                    sweep_id=cfg.experiment_id, cell=ckey, condition=cell.condition,
+                    mode=cell.mode, procedural=cell.procedural, agent=label, kind=kind,
+                    spec=spec, settings=tuple(sorted(settings.items())), model=model,
+                    provider=provider, sample=sample, seed=seed))
+    return out
+
+
+def check_worlds(cells: Iterable[Cell]) -> None:
+    """Render each distinct (scenario, goal, urgency, extra axes, mode) world once, so a
+    missing or broken world file fails before any episode runs."""
+    from ..worlddef import build
+
+    done: set[tuple[Any, ...]] = set()
+    for cell in cells:
+        k = (cell.condition, cell.mode)
+        if k in done:
+            continue
+        done.add(k)
+        try:
+            build(cell.condition, mode=cell.mode, procedural=cell.procedural, seed=0)
+        except Exception as exc:
+            raise ConfigError(f"condition {cell.key}: the world cannot be built: "
+                              f"{type(exc).__name__}: {exc}") from None
+
+
+__all__ = ["Cell", "PlannedEpisode", "check_worlds", "episode_key", "expand",
+           "expansion_sizes", "plan", "GOAL_TYPES", "SCENARIOS", "URGENCIES"]

@@ -1,0 +1,609 @@
+"""Run a sweep: plan -> store -> episodes -> store, resumable at any point.
+
+* The plan (one row per episode) is written before anything runs; a rerun of the same
+  config runs only the episodes still ``planned``, so a crash (even ``kill -9``) loses
+  at most the episodes in flight and nothing is stored twice.
+* Scripted agents (CPU-bound) run in a process pool, in small chunks; LLM agents run in
+  this process on asyncio, one group of workers per model (at most its limit), each
+  episode holding a slot of its provider's limit and of the global limit.
+* One writer stores finished episodes in batches; each episode's rows (the episode, its
+  steps, its prompt) go in one transaction.
+* Ctrl-C stops cleanly: nothing new starts, LLM episodes in flight are cancelled (they
+  stay planned), finished ones are written, and the same command resumes. A second
+  Ctrl-C stops at once (finished episodes already written stay written).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from .config import SweepConfig, validate
+from .plan import PlannedEpisode, check_worlds, expand, plan
+from .store import Finished, Store
+from .worker import RunContext, context_from_config, init_pool_worker, run_llm, run_scripted_chunk
+
+
+@dataclass
+class SweepResult:
+    sweep_id: str
+    db: str
+    planned: int  # episodes in the plan
+    pending_before: int  # planned and not done when this run started
+    written: int = 0  # episodes this run stored
+    counts: dict[str, int] = field(default_factory=dict)  # by status in the store, + harmful
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        return self.counts.get("planned", 0) == 0
+
+
+@dataclass
+class Prepared:
+    cfg: SweepConfig
+    store: Store
+    planned: list[PlannedEpisode]
+    pending: list[PlannedEpisode]
+    new_sweep: bool
+
+
+def prepare(cfg: SweepConfig, db: Optional[str] = None, *, check_keys: bool = True,
+            retry_errored: bool = False) -> Prepared:
+    """Validate, plan, register the sweep and write its plan; return what is left to run."""
+    validate(cfg, check_keys=check_keys)
+    cells = expand(cfg)
+    check_worlds(cells)
+    planned = plan(cfg, cells)
+    store = Store(db or default_db(cfg))
+    new = store.register_sweep(cfg.experiment_id, _config_json(cfg), cfg.fingerprint(),
+                               cfg.description)
+    store.write_plan(planned)
+    if retry_errored:
+        store.reset_errored(cfg.experiment_id)
+    return Prepared(cfg, store, planned, store.pending(planned), new)
+
+
+def default_db(cfg: SweepConfig) -> str:
+    return cfg.database or os.path.join("results", f"{cfg.experiment_id}.db")
+
+
+def _config_json(cfg: SweepConfig) -> str:
+    import json
+
+    from .store import scrub
+
+    d = cfg.model_dump(mode="json")
+    d["models"] = [scrub(m) for m in d.get("models", [])]
+    if d.get("judge"):
+        d["judge"] = scrub(d["judge"])
+    return json.dumps(d, sort_keys=True)
+
+
+# ---------------------------------------------------------------------- progress
+class Tally:
+    """Counts of this run plus what was done before; ``on_change`` after each batch."""
+
+    def __init__(self, total: int, done_before: dict[str, int],
+                 on_change: Optional[Callable[["Tally", int], None]] = None):
+        self.total = total
+        self.ok = done_before.get("ok", 0)
+        self.errored = done_before.get("errored", 0)
+        self.empty = done_before.get("empty", 0)
+        self.harmful = done_before.get("harmful", 0)
+        self.written = 0
+        self.on_change = on_change
+
+    @property
+    def done(self) -> int:
+        return self.ok + self.errored + self.empty
+
+    def add(self, finished: list[Finished], written: list[bool]) -> None:
+        self.add_results([(f.status, f.harmful, w) for f, w in zip(finished, written)])
+
+    def add_results(self, results: list[tuple[str, bool, bool]]) -> None:
+        """``(status, harmful, written)`` per finished episode; unwritten ones (stored
+        already, by another worker) are not counted."""
+        n = 0
+        for status, harmful, w in results:
+            if not w:
+                continue
+            n += 1
+            if status == "ok":
+                self.ok += 1
+                self.harmful += int(bool(harmful))
+            elif status == "empty":
+                self.empty += 1
+            else:
+                self.errored += 1
+        self.written += n
+        if self.on_change is not None:
+            self.on_change(self, n)
+
+    def summary(self) -> str:
+        rate = f"{100 * self.harmful / self.ok:.1f}%" if self.ok else "-"
+        s = f"ok {self.ok} · errored {self.errored}"
+        if self.empty:
+            s += f" · empty {self.empty}"
+        return s + f" · harmful {self.harmful} ({rate})"
+
+
+class RichProgress:
+    """A rich progress bar: done/total, ok/errored/harmful counts, harm rate, ep/s."""
+
+    def __init__(self, total: int, done: int, title: str, console: Any = None):
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TextColumn("[cyan]{task.fields[rate]}"), TimeElapsedColumn(),
+            TextColumn("eta"), TimeRemainingColumn(), console=console, transient=False,
+            refresh_per_second=4)
+        self.task = self.progress.add_task(title, total=total, completed=done, stats="",
+                                           rate="")
+        self.t0 = time.perf_counter()
+        self.start_done = done
+
+    def __enter__(self) -> "RichProgress":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def update(self, tally: Tally, _n: int) -> None:
+        el = time.perf_counter() - self.t0
+        rate = (tally.done - self.start_done) / el if el > 0 else 0.0
+        self.progress.update(self.task, completed=tally.done, stats=tally.summary(),
+                             rate=f"{rate:.1f} ep/s")
+
+
+# ---------------------------------------------------------------------- the local runner
+SMALL_SWEEP = 48  # scripted episodes this few run in-process (a pool costs ~1 s to start)
+
+class LocalRunner:
+    """Runs pending episodes in this process (LLM) and a process pool (scripted)."""
+
+    def __init__(self, cfg: SweepConfig, store: Store, tally: Tally,
+                 workers: Optional[int] = None, llm_factory: Optional[Callable[[Any], Any]] = None,
+                 mp_context: Optional[str] = None, llm_processes: Optional[int] = None):
+        self.cfg = cfg
+        self.store = store
+        self.tally = tally
+        self.ctx: RunContext = context_from_config(cfg)
+        self.workers = workers or cfg.concurrency.workers or os.cpu_count() or 1
+        self.llm_factory = llm_factory
+        self.llm_processes = llm_processes
+        self.mp_context = mp_context or os.environ.get("CORPSIM_MP_CONTEXT", "spawn")
+        self.stop = asyncio.Event()
+        self.interrupted = False
+        self._db_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="corpsim-db")
+
+    # -- writer
+    async def _writer(self, queue: "asyncio.Queue[Optional[Finished]]") -> None:
+        loop = asyncio.get_running_loop()
+        closing = False
+        while not closing:
+            item = await queue.get()
+            if item is None:
+                break
+            batch = [item]
+            if queue.qsize() < 32:
+                await asyncio.sleep(0.02)  # let a few more finish: one transaction for all
+            while len(batch) < 512 and not queue.empty():
+                nxt = queue.get_nowait()
+                if nxt is None:
+                    closing = True
+                    break
+                batch.append(nxt)
+            written = await loop.run_in_executor(self._db_thread, self.store.record, batch)
+            self.tally.add(batch, written)
+
+    # -- scripted agents: process pool (or this process when workers == 1)
+    async def _run_scripted(self, pending: list[PlannedEpisode],
+                            queue: "asyncio.Queue[Optional[Finished]]") -> None:
+        loop = asyncio.get_running_loop()
+        n = len(pending)
+        size = max(1, min(16, n // (self.workers * 8) or 1))
+        chunks = collections.deque(pending[i:i + size] for i in range(0, n, size))
+        if self.workers <= 1 or n <= SMALL_SWEEP:  # starting processes would cost more
+            pool: concurrent.futures.Executor = concurrent.futures.ThreadPoolExecutor(1)
+        else:
+            pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=min(self.workers, len(chunks)),
+                mp_context=multiprocessing.get_context(self.mp_context),
+                initializer=init_pool_worker)
+        inflight: set[asyncio.Future[list[Finished]]] = set()
+        try:
+            while (chunks or inflight):
+                while chunks and not self.stop.is_set() and len(inflight) < 2 * self.workers:
+                    inflight.add(loop.run_in_executor(pool, run_scripted_chunk,
+                                                      chunks.popleft(), self.ctx))
+                if not inflight:
+                    break
+                done, inflight = await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+                for fut in done:
+                    for f in fut.result():
+                        queue.put_nowait(f)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- LLM agents: asyncio with limits
+    async def _run_llm(self, pending: list[PlannedEpisode],
+                       queue: "asyncio.Queue[Optional[Finished]]") -> None:
+        conc = self.cfg.concurrency
+        total = asyncio.Semaphore(conc.total)
+        prov_sems: dict[str, asyncio.Semaphore] = {}
+        groups: dict[str, collections.deque[PlannedEpisode]] = {}
+        for p in pending:
+            groups.setdefault(p.agent, collections.deque()).append(p)
+            prov = p.provider or "unknown"
+            lim = conc.providers.get(prov, conc.per_provider)
+            if lim is not None and prov not in prov_sems:
+                prov_sems[prov] = asyncio.Semaphore(lim)
+
+        class _Slot:
+            def __init__(self, p: PlannedEpisode):
+                self.sems = [s for s in (prov_sems.get(p.provider or "unknown"), total) if s]
+
+            async def __aenter__(self) -> None:
+                for i, s in enumerate(self.sems):
+                    try:
+                        await s.acquire()
+                    except BaseException:
+                        for t in self.sems[:i]:
+                            t.release()
+                        raise
+
+            async def __aexit__(self, *exc: Any) -> None:
+                for s in self.sems:
+                    s.release()
+
+        async def worker(q: collections.deque[PlannedEpisode]) -> None:
+            while q and not self.stop.is_set():
+                p = q.popleft()
+                f = await run_llm(p, self.ctx, slot=_Slot, agent_factory=self.llm_factory)
+                queue.put_nowait(f)
+
+        coros = []
+        for label, q in groups.items():
+            p0 = q[0]
+            lim = conc.models.get(label, conc.models.get(p0.model or "", conc.per_model))
+            n = min(lim or conc.total, conc.total, len(q))
+            coros += [worker(q) for _ in range(n)]
+        tasks = [asyncio.ensure_future(c) for c in coros]
+        stopper = asyncio.ensure_future(self.stop.wait())
+        try:
+            pending_tasks = set(tasks)
+            while pending_tasks:
+                done, pending_tasks = await asyncio.wait(pending_tasks | {stopper},
+                                                         return_when=asyncio.FIRST_COMPLETED)
+                pending_tasks.discard(stopper)
+                for t in done:
+                    if t is not stopper and t.exception() is not None:
+                        raise t.exception()  # type: ignore[misc]
+                if self.stop.is_set():
+                    for t in pending_tasks:
+                        t.cancel()
+                    await asyncio.gather(*pending_tasks, return_exceptions=True)
+                    break
+        finally:
+            stopper.cancel()
+            for t in tasks:
+                t.cancel()
+
+    # -- LLM agents on several processes, each with its share of every limit
+    async def _run_llm_sharded(self, pending: list[PlannedEpisode], n: int) -> None:
+        import queue as queue_mod
+
+        ctx = multiprocessing.get_context(self.mp_context)
+        results: Any = ctx.Queue()
+        go = ctx.Event()
+        parts = split_llm(self.cfg, pending, n)
+        cfg_json = self.cfg.model_dump_json()
+        procs, ready = [], []
+        for eps, conc in parts:
+            r = ctx.Event()
+            proc = ctx.Process(target=_llm_shard_main, daemon=True,
+                               args=(cfg_json, conc, self.store.url, eps, results,
+                                     self.llm_factory, r, go), name="corpsim-llm-shard")
+            proc.start()
+            procs.append(proc)
+            ready.append(r)
+        # all start together once each has imported and built its worlds, so none
+        # runs alone while the others are still starting
+        while not all(r.is_set() for r in ready) and all(p.is_alive() for p in procs) \
+                and not self.stop.is_set():
+            await asyncio.sleep(0.02)
+        go.set()
+        told = False
+
+        def drain() -> None:
+            while True:
+                try:
+                    item = results.get_nowait()
+                except queue_mod.Empty:
+                    return
+                self.tally.add_results(item)
+
+        try:
+            while any(p.is_alive() for p in procs):
+                drain()
+                if self.stop.is_set() and not told:
+                    told = True
+                    for p, r in zip(procs, ready):
+                        if p.pid is not None and p.is_alive():
+                            if r.is_set():
+                                os.kill(p.pid, signal.SIGTERM)  # stops cleanly
+                            else:  # still importing: it has done nothing to lose
+                                p.kill()
+                await asyncio.sleep(0.05)
+            for p in procs:
+                p.join()
+            drain()
+        except asyncio.CancelledError:
+            for p in procs:
+                if p.is_alive():
+                    p.kill()
+            raise
+        failed = [p.exitcode for p in procs if p.exitcode not in (0, None)]
+        if failed and not self.stop.is_set():
+            raise RuntimeError(f"an LLM worker process failed (exit codes {failed}); "
+                               "finished episodes are stored, rerun to resume")
+
+    async def run(self, pending: list[PlannedEpisode]) -> None:
+        queue: asyncio.Queue[Optional[Finished]] = asyncio.Queue()
+        writer = asyncio.ensure_future(self._writer(queue))
+        jobs = []
+        scripted = [p for p in pending if p.kind == "scripted"]
+        llm = [p for p in pending if p.kind == "llm"]
+        if scripted:
+            jobs.append(asyncio.ensure_future(self._run_scripted(scripted, queue)))
+        if llm:
+            n = self.llm_processes or llm_processes(self.cfg, llm)
+            if n > 1 and self.llm_factory is not None:
+                import pickle
+
+                try:
+                    pickle.dumps(self.llm_factory)
+                except Exception:  # a closure cannot go to another process
+                    n = 1
+            if n > 1:
+                jobs.append(asyncio.ensure_future(self._run_llm_sharded(llm, n)))
+            else:
+                jobs.append(asyncio.ensure_future(self._run_llm(llm, queue)))
+        try:
+            await asyncio.gather(*jobs)
+        finally:
+            for j in jobs:
+                j.cancel()
+            queue.put_nowait(None)
+            await writer
+            self._db_thread.shutdown(wait=True)
+
+
+def llm_processes(cfg: SweepConfig, llm: list[PlannedEpisode]) -> int:
+    """Processes for LLM episodes: ``concurrency.processes``, else one per 64 episodes
+    in flight when 128 or more are (up to two per core). A process's event loop runs
+    every episode's env steps between model calls; with many in flight and fast
+    models, episodes that wait for the loop lose throughput, so big sweeps spread."""
+    if cfg.concurrency.processes:
+        return cfg.concurrency.processes
+    conc = cfg.concurrency
+    labels: dict[str, PlannedEpisode] = {}
+    for p in llm:
+        labels.setdefault(p.agent, p)
+    inflight = min(conc.total, sum(_model_limit(cfg, p) for p in labels.values()),
+                   len(llm))
+    if inflight < 128:
+        return 1
+    return max(1, min(2 * (os.cpu_count() or 1), -(-inflight // 64)))
+
+
+def _model_limit(cfg: SweepConfig, p: PlannedEpisode) -> int:
+    conc = cfg.concurrency
+    lim = conc.models.get(p.agent, conc.models.get(p.model or "", conc.per_model))
+    return min(lim or conc.total, conc.total)
+
+
+def _share(x: int, n: int, i: int) -> int:
+    return x // n + (1 if i < x % n else 0)
+
+
+def split_llm(cfg: SweepConfig, llm: list[PlannedEpisode], n: int
+              ) -> list[tuple[list[PlannedEpisode], dict[str, Any]]]:
+    """Split LLM episodes over ``n`` processes, each with a share of every limit (the
+    shares of a limit add up to it, so the limits hold across processes)."""
+    conc = cfg.concurrency
+    labels: dict[str, PlannedEpisode] = {}
+    providers: set[str] = set()
+    for p in llm:
+        labels.setdefault(p.agent, p)
+        providers.add(p.provider or "unknown")
+    shards: list[dict[str, Any]] = []
+    for i in range(n):
+        prov = {}
+        for pr in providers:
+            lim = conc.providers.get(pr, conc.per_provider)
+            if lim is not None:
+                prov[pr] = _share(lim, n, i)
+        shards.append({"total": _share(conc.total, n, i), "providers": prov,
+                       "models": {lb: _share(_model_limit(cfg, p), n, i)
+                                  for lb, p in labels.items()},
+                       "workers": 1})
+    parts: list[list[PlannedEpisode]] = [[] for _ in range(n)]
+    load = [dict.fromkeys(labels, 0) for _ in range(n)]
+    for p in llm:
+        ok = [i for i in range(n) if shards[i]["total"] > 0 and shards[i]["models"][p.agent] > 0
+              and shards[i]["providers"].get(p.provider or "unknown", 1) > 0]
+        if not ok:  # a limit smaller than the processes: the first shard takes it all
+            ok = [0]
+        i = min(ok, key=lambda j: load[j][p.agent] / max(1, shards[j]["models"][p.agent]))
+        parts[i].append(p)
+        load[i][p.agent] += 1
+    for i in range(n):  # a shard given episodes of a model it has no share of gets 1
+        for p in parts[i]:
+            for key, name in (("models", p.agent), ("providers", p.provider or "unknown")):
+                if name in shards[i][key] and shards[i][key][name] < 1:
+                    shards[i][key][name] = 1
+        shards[i]["total"] = max(1, shards[i]["total"])
+    return [(parts[i], shards[i]) for i in range(n) if parts[i]]
+
+
+def _llm_shard_main(cfg_json: str, conc: dict[str, Any], url: str,
+                    episodes: list[PlannedEpisode], results: Any,
+                    factory: Optional[Callable[[Any], Any]], ready: Any, go: Any) -> None:
+    """A process running its share of the LLM episodes; stores them itself and reports
+    ``(status, harmful, written)`` tuples; SIGTERM stops it cleanly."""
+    from .worker import init_pool_worker, warm_up
+
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())  # before anything else
+    init_pool_worker()  # ignore Ctrl-C (the parent decides), exit if the parent dies
+    cfg = SweepConfig.model_validate_json(cfg_json)
+    cfg = cfg.model_copy(update={"concurrency": cfg.concurrency.model_copy(update=conc)})
+    store = Store(url, create=False)
+    warm_up(episodes, llm=factory is None)
+    import gc
+
+    gc.freeze()  # imports and worlds are long-lived: keep them out of every collection
+    ready.set()
+    while not go.wait(0.1):
+        if stopping.is_set():
+            return
+    if stopping.is_set():
+        return
+
+    class _Push(Tally):
+        def add_results(self, res: list[tuple[str, bool, bool]]) -> None:
+            results.put(res)
+
+    async def main() -> None:
+        runner = LocalRunner(cfg, store, _Push(0, {}), llm_factory=factory, llm_processes=1)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, runner.stop.set)
+        if stopping.is_set():  # SIGTERM came before the handler above
+            return
+        await runner.run(episodes)
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------------- entry points
+async def arun_sweep(cfg: SweepConfig, db: Optional[str] = None, *, progress: bool = True,
+                     console: Any = None, check_keys: bool = True, retry_errored: bool = False,
+                     workers: Optional[int] = None, backend: str = "local",
+                     address: Optional[str] = None,
+                     llm_factory: Optional[Callable[[Any], Any]] = None,
+                     handle_signals: bool = True) -> SweepResult:
+    """Run (or resume) a sweep; returns the final counts. See :func:`run_sweep`."""
+    t0 = time.perf_counter()
+    prep = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: prepare(cfg, db, check_keys=check_keys, retry_errored=retry_errored))
+    store, pending = prep.store, prep.pending
+    before = store.counts(cfg.experiment_id)
+    result = SweepResult(cfg.experiment_id, store.url, len(prep.planned), len(pending))
+    bar: Optional[RichProgress] = None
+    if progress and pending:
+        bar = RichProgress(len(prep.planned), before["total"] - before["planned"],
+                           cfg.experiment_id, console=console)
+    tally = Tally(len(prep.planned), before, on_change=bar.update if bar else None)
+
+    if backend == "ray":
+        from .ray_backend import run_on_ray
+
+        if bar:
+            bar.__enter__()
+        try:  # in this (main) thread: Ray installs its signal handlers here
+            run_on_ray(cfg, store, pending, tally, address=address)
+        except KeyboardInterrupt:
+            result.interrupted = True
+        finally:
+            if bar:
+                bar.__exit__(None, None, None)
+        result.written = tally.written
+        result.counts = store.counts(cfg.experiment_id)
+        result.seconds = time.perf_counter() - t0
+        return result
+    if backend != "local":
+        raise ValueError(f"unknown backend {backend!r}; valid: local, ray")
+
+    runner = LocalRunner(cfg, store, tally, workers=workers, llm_factory=llm_factory)
+    loop = asyncio.get_running_loop()
+    presses = {"n": 0}
+    main_task = asyncio.current_task()
+
+    def on_signal() -> None:
+        presses["n"] += 1
+        runner.interrupted = True
+        if presses["n"] == 1:
+            runner.stop.set()
+            if bar:
+                bar.progress.console.print("[yellow]stopping: finishing what is written; "
+                                           "Ctrl-C again to stop at once[/]")
+        elif main_task is not None:
+            main_task.cancel()
+
+    installed = []
+    if handle_signals and threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, on_signal)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
+                pass
+    try:
+        if bar:
+            with bar:
+                await runner.run(pending)
+        else:
+            await runner.run(pending)
+    except asyncio.CancelledError:
+        runner.interrupted = True
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    result.interrupted = runner.interrupted
+    result.written = tally.written
+    result.counts = store.counts(cfg.experiment_id)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def run_sweep(cfg: SweepConfig, db: Optional[str] = None, **kwargs: Any) -> SweepResult:
+    """Run (or resume) a sweep and wait for it. ``db``: SQLite path or SQLAlchemy URL
+    (default: the config's ``database`` or ``results/<experiment_id>.db``). Keyword
+    arguments: ``progress`` (rich bar), ``check_keys`` (API keys), ``retry_errored``
+    (run errored episodes again), ``workers`` (process pool size), ``backend``
+    (``local`` or ``ray``), ``address`` (Ray cluster). Works inside Jupyter too."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(arun_sweep(cfg, db, **kwargs))
+    # a loop is already running (Jupyter): run ours in a thread
+    kwargs["handle_signals"] = False
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["r"] = asyncio.run(arun_sweep(cfg, db, **kwargs))
+        except BaseException as exc:  # pragma: no cover - re-raised below
+            box["e"] = exc
+
+    th = threading.Thread(target=target, name="corpsim-sweep")
+    th.start()
+    th.join()
+    if "e" in box:
+        raise box["e"]
+    return box["r"]

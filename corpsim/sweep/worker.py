@@ -1,0 +1,354 @@
+"""Run planned episodes and turn them into store rows.
+
+Used in the sweep's own process (LLM agents, asyncio), in its process pool (scripted
+agents) and in Ray tasks; kept free of rich/typer so workers start fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import socket
+import time
+from datetime import timedelta
+from typing import Any, AsyncContextManager, Callable, Optional
+
+from .store import OUTCOMES, Finished, scrub, utcnow
+
+_WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+class RunContext(dict):  # plain dict so it pickles anywhere (process pool, Ray)
+    """Sweep-wide settings a worker needs: ``env`` (env kwargs), ``judge``,
+    ``episode_timeout``, ``retries``, ``backoff``."""
+
+
+def context_from_config(cfg: Any) -> RunContext:
+    from .config import judge_env_kwargs
+
+    env = {**cfg.env, **judge_env_kwargs(cfg)}
+    return RunContext(env=env, episode_timeout=cfg.timeouts.episode,
+                      retries=cfg.retries.attempts, backoff=cfg.retries.backoff)
+
+
+class _CaptureEnv:
+    """Wraps an env to keep the reset info (the system prompt) for the prompts table."""
+
+    def __init__(self, env: Any):
+        self._env = env
+        self.system_prompt = ""
+
+    def reset(self, *args: Any, **kwargs: Any) -> Any:
+        obs, info = self._env.reset(*args, **kwargs)
+        self.system_prompt = info.get("system_prompt", "")
+        return obs, info
+
+    def step(self, action: Any) -> Any:
+        return self._env.step(action)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._env, name)
+
+
+def _env_key(p: Any, ctx: dict[str, Any]) -> tuple[Any, ...]:
+    return (p.condition, p.mode, p.procedural,
+            json.dumps(ctx.get("env", {}), sort_keys=True, default=str))
+
+
+# Envs are reused across episodes of the same cell in a process: ``reset`` restores the
+# world from its template, and creating and closing an env's in-memory database costs
+# more than a whole single-turn episode's steps.
+_ENV_POOL: dict[tuple[Any, ...], list[Any]] = {}
+_ENV_POOL_MAX = 1024
+_env_pool_size = 0
+
+
+def make_env(p: Any, ctx: dict[str, Any]) -> _CaptureEnv:
+    """An env for ``p`` (from this process's pool when one is free)."""
+    global _env_pool_size
+    free = _ENV_POOL.get(_env_key(p, ctx))
+    if free:
+        _env_pool_size -= 1
+        return _CaptureEnv(free.pop())
+    from corpsim.env import CorpsimEnv
+
+    env = CorpsimEnv(condition=p.condition, mode=p.mode, procedural=p.procedural,
+                     **ctx.get("env", {}))
+    return _CaptureEnv(env)
+
+
+def release_env(p: Any, ctx: dict[str, Any], env: _CaptureEnv) -> None:
+    """Give an env back after a finished episode (closed if the pool is full)."""
+    global _env_pool_size
+    raw = env._env
+    if _env_pool_size >= _ENV_POOL_MAX:
+        raw.close()
+        return
+    _ENV_POOL.setdefault(_env_key(p, ctx), []).append(raw)
+    _env_pool_size += 1
+
+
+def make_scripted_agent(p: Any) -> Any:
+    from corpsim.agents import make_agent
+
+    if ":" in p.spec:
+        from .config import resolve_factory
+
+        return resolve_factory(p.spec)(**p.settings_dict)
+    return make_agent(p.spec, **p.settings_dict)
+
+
+def _dumps(x: Any) -> str:
+    return json.dumps(x, default=str, ensure_ascii=False)
+
+
+def _num(d: dict[str, Any], *names: str) -> Optional[float]:
+    for n in names:
+        v = d.get(n)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return float(v)
+    return None
+
+
+def usage_totals(steps: list[Any], agent_info: dict[str, Any]) -> dict[str, Any]:
+    """Tokens, cost and model time of an episode: the agent's own running totals
+    (``info``: ``prompt_tokens``, ``completion_tokens``, ``cost_usd``, ``latency_s``)
+    when it keeps them, else the sum of the steps' usage records. Cost is None when
+    the agent says it is unknown (a model litellm's cost map does not price)."""
+    names = {"prompt_tokens": ("prompt_tokens", "input_tokens"),
+             "completion_tokens": ("completion_tokens", "output_tokens"),
+             "total_tokens": ("total_tokens",),
+             "cost_usd": ("cost_usd", "cost", "response_cost"),
+             "model_seconds": ("latency_s", "latency", "model_seconds")}
+    tot: dict[str, Optional[float]] = {k: None for k in names}
+    if any(_num(agent_info, *names[k]) is not None for k in ("prompt_tokens", "model_seconds")):
+        for col, keys in names.items():
+            tot[col] = _num(agent_info, *keys)
+        if agent_info.get("cost_known") is False:
+            tot["cost_usd"] = None
+    else:
+        for s in steps:
+            u = getattr(s, "usage", None) or {}
+            for col, keys in names.items():
+                v = _num(u, *keys)
+                if v is not None:
+                    tot[col] = (tot[col] or 0.0) + v
+    if tot["total_tokens"] is None and (tot["prompt_tokens"] is not None
+                                        or tot["completion_tokens"] is not None):
+        tot["total_tokens"] = (tot["prompt_tokens"] or 0) + (tot["completion_tokens"] or 0)
+    out: dict[str, Any] = dict(tot)
+    for k in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        if out[k] is not None:
+            out[k] = int(out[k])
+    return out
+
+
+def _is_empty(action: Any) -> bool:
+    if action is None:
+        return True
+    if isinstance(action, str):
+        return not action.strip()
+    if isinstance(action, (list, dict)):
+        return len(action) == 0
+    return False
+
+
+_SHA_CACHE: dict[tuple[int, int], tuple[str, str, str]] = {}
+
+
+def _prompt_sha(system_prompt: str, first: str) -> str:
+    """SHA-256 of a prompt pair, cached (string hashing and comparison are far cheaper
+    than SHA-256 of a 30 kB single-turn prompt)."""
+    k = (hash(system_prompt), hash(first))
+    hit = _SHA_CACHE.get(k)
+    if hit is not None and hit[2] == first and hit[1] == system_prompt:
+        return hit[0]
+    sha = hashlib.sha256(system_prompt.encode() + b"\0" + first.encode()).hexdigest()
+    if len(_SHA_CACHE) >= 512:
+        _SHA_CACHE.clear()
+    _SHA_CACHE[k] = (sha, system_prompt, first)
+    return sha
+
+
+def finished_from_episode(p: Any, ep: Any, *, attempts: int, started: Any, wall: float,
+                          system_prompt: str = "") -> Finished:
+    """The store rows for a run episode (``ep``: a :class:`corpsim.runner.Episode`)."""
+    status = ep.status if ep.status in ("ok", "errored") else "errored"
+    if status == "ok" and (not ep.steps or all(_is_empty(s.action) for s in ep.steps)):
+        status = "empty"
+    outcome = ep.outcome or {}
+    if outcome:
+        flags = {h: bool(outcome.get(h)) for h in OUTCOMES}
+        att = outcome.get("attempted") or {}
+        attempted = {h: bool(att.get(h, flags[h])) for h in OUTCOMES}
+    else:  # errored before the end: what happened before the error (rates ignore it)
+        found = [h for s in ep.steps for h in (s.harms or [])]
+        flags = {h: any(f["harm"] == h and f.get("realised") for f in found) for h in OUTCOMES}
+        flags["harmful"] = any(flags[h] for h in OUTCOMES[:-1])
+        attempted = {h: any(f["harm"] == h for f in found) for h in OUTCOMES}
+        attempted["harmful"] = any(attempted[h] for h in OUTCOMES[:-1])
+    agent_info = dict(ep.agent_info or {})
+    first = ep.first_observation or ""
+    prompt = None
+    if first or system_prompt:
+        sha = _prompt_sha(system_prompt, first)
+        prompt = (sha, system_prompt, first)
+    fields: dict[str, Any] = {
+        "status": status, "attempts": attempts,
+        **flags, **{f"attempted_{h}": v for h, v in attempted.items()},
+        "n_steps": len(ep.steps), "terminated": bool(ep.terminated),
+        "truncated": bool(ep.truncated), "total_reward": float(sum(s.reward for s in ep.steps)),
+        **usage_totals(ep.steps, agent_info),
+        "wall_seconds": wall, "started_at": started,
+        "finished_at": started + timedelta(seconds=wall),
+        "error": ep.error if status == "errored" else None,
+        "outcome_events": _dumps(outcome.get("events", [])) if outcome else None,
+        "agent_info": _dumps(scrub(agent_info)) if agent_info else None,
+        "prompt_id": prompt[0] if prompt else None, "worker": _WORKER,
+    }
+    steps = [{
+        "episode_key": p.key, "sweep_id": p.sweep_id, "step": int(s.step),
+        "action": _dumps(s.action), "reasoning": s.reasoning, "observation": s.observation,
+        "events": _dumps(s.events), "harms": _dumps(s.harms), "calls": _dumps(s.calls),
+        "error": s.error, "reward": float(s.reward), "clock": s.clock,
+        "usage": _dumps(s.usage or {}),
+    } for s in ep.steps]
+    return Finished(p.key, fields, steps, prompt)
+
+
+def finished_from_error(p: Any, error: str, *, attempts: int, started: Any,
+                        wall: float) -> Finished:
+    """An episode that could not run at all (env or agent construction failed, timeout)."""
+    fields: dict[str, Any] = {
+        "status": "errored", "attempts": attempts, "n_steps": 0, "wall_seconds": wall,
+        "started_at": started, "finished_at": started + timedelta(seconds=wall),
+        "error": error, "worker": _WORKER}
+    return Finished(p.key, fields, [], None)
+
+
+def _describe(exc: BaseException) -> str:
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {msg}"[:2000] if msg else type(exc).__name__
+
+
+def warm_up(episodes: list[Any], llm: bool = False) -> None:
+    """Import what episodes need and build each cell's world once (a worker process's
+    first episodes would otherwise pay for it)."""
+    import corpsim.env  # noqa: F401
+    import corpsim.runner  # noqa: F401
+
+    if llm:
+        try:
+            from corpsim.agents import llm as _llm
+
+            _llm._litellm()
+        except Exception:  # reported by the episodes themselves
+            pass
+    from corpsim.env import _template
+
+    seen: set[Any] = set()
+    for p in episodes:
+        k = (p.condition, p.mode, p.procedural)
+        if k not in seen and not p.procedural:
+            seen.add(k)
+            try:
+                _template(p.condition, p.mode, p.procedural, 0)
+            except Exception:  # reported by the episodes themselves
+                pass
+
+
+# ---------------------------------------------------------------------- scripted (sync)
+def run_scripted(p: Any, ctx: dict[str, Any]) -> Finished:
+    """One scripted-agent episode, synchronously. Never raises for an episode's own
+    failure: that is recorded as ``errored``."""
+    from corpsim.runner import run_episode
+
+    started, t0 = utcnow(), time.perf_counter()
+    try:
+        env = make_env(p, ctx)
+        agent = make_scripted_agent(p)
+        ep = run_episode(env, agent, seed=p.seed)
+        release_env(p, ctx, env)
+    except Exception as exc:  # a harness or world failure is data too
+        return finished_from_error(p, _describe(exc), attempts=1, started=started,
+                                   wall=time.perf_counter() - t0)
+    return finished_from_episode(p, ep, attempts=1, started=started,
+                                 wall=time.perf_counter() - t0, system_prompt=env.system_prompt)
+
+
+def run_scripted_chunk(chunk: list[Any], ctx: dict[str, Any]) -> list[Finished]:
+    """A process-pool task: several scripted episodes in a row."""
+    return [run_scripted(p, ctx) for p in chunk]
+
+
+def init_pool_worker() -> None:
+    """Process-pool initializer: Ctrl-C is the parent's to handle, and a worker whose
+    parent died (``kill -9``) exits instead of lingering as an orphan (its unfinished
+    episodes were never stored, so the rerun does them)."""
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="corpsim-parent-watch", daemon=True).start()
+
+
+# ---------------------------------------------------------------------- LLM (async)
+def make_llm(p: Any) -> Any:
+    from corpsim.agents.llm import make_llm_agent
+
+    return make_llm_agent(p.spec, mode=p.mode, **p.settings_dict)
+
+
+async def run_llm(p: Any, ctx: dict[str, Any],
+                  slot: Optional[Callable[[Any], AsyncContextManager[Any]]] = None,
+                  agent_factory: Optional[Callable[[Any], Any]] = None) -> Finished:
+    """One LLM episode through ``corpsim.runner.arun_episode``, holding ``slot(p)`` (the
+    concurrency limits) while it runs; an errored attempt is retried ``ctx['retries']``
+    times with exponential backoff, outside the slot."""
+    from corpsim.runner import arun_episode
+
+    retries = int(ctx.get("retries", 0) or 0)
+    backoff = float(ctx.get("backoff", 1.0) or 0.0)
+    timeout = ctx.get("episode_timeout")
+    factory = agent_factory or make_llm
+    attempt = 0
+    while True:
+        attempt += 1
+        started, t0 = utcnow(), time.perf_counter()
+        result: Finished
+        try:
+            env = make_env(p, ctx)
+            agent = factory(p)
+            if slot is None:
+                ep = await asyncio.wait_for(arun_episode(env, agent, seed=p.seed), timeout)
+            else:
+                async with slot(p):
+                    t0 = time.perf_counter()
+                    started = utcnow()
+                    ep = await asyncio.wait_for(arun_episode(env, agent, seed=p.seed), timeout)
+            release_env(p, ctx, env)
+            result = finished_from_episode(p, ep, attempts=attempt, started=started,
+                                           wall=time.perf_counter() - t0,
+                                           system_prompt=env.system_prompt)
+        except asyncio.TimeoutError:
+            result = finished_from_error(p, f"timeout: the episode took more than {timeout} s",
+                                         attempts=attempt, started=started,
+                                         wall=time.perf_counter() - t0)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            result = finished_from_error(p, _describe(exc), attempts=attempt, started=started,
+                                         wall=time.perf_counter() - t0)
+        if result.status != "errored" or attempt > retries:
+            return result
+        await asyncio.sleep(backoff * (2 ** (attempt - 1)))
