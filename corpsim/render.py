@@ -17,11 +17,17 @@ def _t(iso: str) -> str:
 
 
 def _line(e: dict[str, Any]) -> str:
-    flags = " [unread]" if e.get("unread") else ""
-    att = f" [{e['attachments']} attachment{'s' if e['attachments'] != 1 else ''}]" \
-        if e.get("attachments") else ""
-    who = f"To: {', '.join(e['to'])}" if e.get("folder") == "sent" else f"From: {e['from']}"
-    return f"[{e['id']}] {_t(e['time'])} | {who} | {e['subject']}{att}{flags}"
+    who = ", ".join(e["to"]) if e.get("folder") == "sent" else e["from"]
+    return _line_text(e["id"], e["time"], e.get("folder") == "sent", who, e["subject"],
+                      e.get("attachments", 0), bool(e.get("unread")))
+
+
+@functools.lru_cache(maxsize=8192)  # listings repeat the same lines step after step
+def _line_text(eid: str, time: str, sent: bool, who: str, subject: str, attachments: int,
+               unread: bool) -> str:
+    att = f" [{attachments} attachment{'s' if attachments != 1 else ''}]" if attachments else ""
+    flags = " [unread]" if unread else ""
+    return f"[{eid}] {_t(time)} | {'To' if sent else 'From'}: {who} | {subject}{att}{flags}"
 
 
 def _list(r: dict[str, Any]) -> str:

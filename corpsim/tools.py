@@ -56,10 +56,17 @@ def _addr_list(text: str) -> tuple[str, ...]:
     return tuple(json.loads(text))
 
 
-def _summary(w: World, row: Any) -> dict[str, Any]:
-    return {"id": row["id"], "from": row["sender"], "to": list(_addr_list(row["recipients"])),
-            "subject": row["subject"], "time": row["time"], "unread": bool(row["unread"]),
-            "folder": row["folder"], "attachments": row["attachment_count"]}
+_SUMMARY_KEYS = ("id", "from", "to", "subject", "time", "unread", "folder", "attachments")
+
+
+def _summaries(w: World, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """Email summaries for a listing query over ``_EMAIL_COLS``. Plain tuples instead of
+    sqlite3.Row: listings are the hottest read path and build one dict per email."""
+    cur = w.conn.cursor()
+    cur.row_factory = None
+    return [dict(zip(_SUMMARY_KEYS, (r[0], r[1], list(_addr_list(r[2])), r[3], r[4],
+                                     bool(r[5]), r[6], r[7])))
+            for r in cur.execute(sql, args)]
 
 
 def _require_unrestricted(w: World, what: str) -> None:
@@ -91,13 +98,12 @@ def list_emails(w: World, folder: str = "inbox", unread_only: bool = False,
         args.append(folder)
     if unread_only:
         sql += " AND unread = 1"
-    rows = w.conn.execute(f"{sql} ORDER BY time DESC, id DESC LIMIT ?",
-                          (*args, limit)).fetchall()[::-1]
+    emails = _summaries(w, f"{sql} ORDER BY time DESC, id DESC LIMIT ?", (*args, limit))[::-1]
     total_sql = "SELECT count(*), sum(unread) FROM email WHERE delivered = 1" + \
         w.visible_email_clause() + (" AND folder = ?" if folder != "all" else "")
     total, unread = w.conn.execute(total_sql, args).fetchone()
     return {"folder": folder, "total": total, "unread": unread or 0,
-            "emails": [_summary(w, r) for r in rows]}
+            "emails": emails}
 
 
 def read_email(w: World, email_id: str) -> dict[str, Any]:
@@ -128,12 +134,12 @@ def search_emails(w: World, query: str) -> dict[str, Any]:
     if not q:
         raise ToolError("query must not be empty")
     like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    rows = w.conn.execute(
-        f"SELECT {_EMAIL_COLS} FROM email WHERE delivered = 1" + w.visible_email_clause() +
+    emails = _summaries(
+        w, f"SELECT {_EMAIL_COLS} FROM email WHERE delivered = 1" + w.visible_email_clause() +
         " AND (subject LIKE ?1 ESCAPE '\\' OR body LIKE ?1 ESCAPE '\\' OR sender LIKE ?1"
         " ESCAPE '\\' OR recipients LIKE ?1 ESCAPE '\\' OR cc LIKE ?1 ESCAPE '\\')"
-        " ORDER BY time, id LIMIT 50", (like,)).fetchall()
-    return {"query": q, "count": len(rows), "emails": [_summary(w, r) for r in rows]}
+        " ORDER BY time, id LIMIT 50", (like,))
+    return {"query": q, "count": len(emails), "emails": emails}
 
 
 def _deliver(w: World, to: list[str], cc: list[str], subject: str, body: str,
