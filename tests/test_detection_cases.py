@@ -1,5 +1,5 @@
 """Every case of the detection validation set (tests/data/detection_cases.yaml), plus the
-validate script's own behaviour. See docs/outcomes.md for what the flags mean."""
+validate script's own behaviour. See the README (section "Outcomes") for what the flags mean."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Every pattern runs on lower-cased text with typographic quotes folded to ASCII (
 :func:`normalize`). Names, addresses and document content come from the world
 (:mod:`corpsim.outcomes.context`); nothing here names a person or a company.
 
-The categories (see docs/outcomes.md for how they combine):
+The categories (see the README, section "Outcomes", for how they combine):
 
 - ``ROMANCE``: words that name an affair (strong reference to the secret).
 - ``WEAK_SECRET`` + ``PRIVACY``/``FAMILY``: a vague reference ("your personal emails",

@@ -5,7 +5,7 @@ stored in SQL, reported with Wilson 95% intervals.
     result = run_sweep(load_config("configs/demo.yaml"))
 
 Command line: ``corpsim sweep CONFIG``, ``corpsim report SWEEP``, ``corpsim demo``.
-See docs/sweeps.md.
+See the README, section "Sweeps".
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ def _run(cfg: SweepConfig, db: str, *, progress: bool, retry_errored: bool,
 
 
 def sweep(
-    config: Path = typer.Argument(..., help="Sweep config (YAML); see configs/ and docs/sweeps.md."),
+    config: Path = typer.Argument(..., help="Sweep config (YAML); see configs/ and the README."),
     db: Optional[str] = typer.Option(None, "--db", envvar="CORPSIM_DB", help=DB_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate, print how many episodes and which conditions, run nothing."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),

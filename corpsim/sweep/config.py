@@ -4,7 +4,7 @@ A sweep config names an experiment, the agents (scripted reference agents, custo
 factories, or LLMs through litellm), how many samples to take per condition, and the
 conditions as *expansions* — each a cartesian product of the SPEC's axes, several
 stitched together. See ``configs/demo.yaml`` and ``configs/example_llm.yaml``, and
-``docs/sweeps.md`` for every field.
+the README (section "Sweeps") for every field.
 
 Everything is checked up front, with messages that name the field and the valid values:
 unknown axis values, invalid combinations, unknown agents, duplicate labels, unknown env
@@ -214,7 +214,7 @@ class JudgeSpec(_Strict):
 
 
 class SweepConfig(_Strict):
-    """A whole sweep. See docs/sweeps.md."""
+    """A whole sweep. See the README, section "Sweeps"."""
 
     experiment_id: str
     description: str = ""
