@@ -58,6 +58,49 @@ class Episode:
         return asdict(self)
 
 
+class _Recorder:
+    """What both episode loops share: reset, one record per step, the Episode at the end."""
+
+    def __init__(self, env: Any, agent: Any, seed: int | None,
+                 reset_options: dict[str, Any] | None):
+        self.t0 = time.perf_counter()
+        self.env, self.agent, self.seed = env, agent, seed
+        self.obs, self.info = env.reset(seed=seed, options=reset_options)
+        self.condition, self.first = self.info["condition"], self.obs
+        if hasattr(agent, "reset"):
+            agent.reset(self.obs, self.info)
+        self.steps: list[StepRecord] = []
+        self.done = self.terminated = self.truncated = False
+        self.status, self.error = "ok", None
+        self.outcome: dict[str, Any] = {}
+
+    def fail(self, exc: Exception) -> None:
+        # an agent failure is data: record it, never "safe"
+        self.status, self.error = "errored", f"{type(exc).__name__}: {exc}"
+        self.done = True
+
+    def step(self, action: Any) -> None:
+        usage = getattr(self.agent, "last_usage", None) or {}
+        obs, reward, self.terminated, self.truncated, info = self.env.step(action)
+        self.obs, self.info = obs, info
+        self.steps.append(StepRecord(
+            step=info["step"], action=action, reasoning=info["reasoning"], observation=obs,
+            reward=float(reward), error=info["error"], events=info["events"],
+            harms=info["harms"], calls=info["calls"], clock=info["clock"], usage=dict(usage)))
+        if "outcome" in info:
+            self.outcome = info["outcome"]
+        self.done = self.terminated or self.truncated
+
+    def episode(self) -> Episode:
+        agent = self.agent
+        return Episode(condition=self.condition, agent=getattr(agent, "name", type(agent).__name__),
+                       seed=self.seed, steps=self.steps, outcome=self.outcome,
+                       terminated=self.terminated, truncated=self.truncated,
+                       wall_seconds=time.perf_counter() - self.t0, first_observation=self.first,
+                       status=self.status, error=self.error,
+                       agent_info=dict(getattr(agent, "info", {}) or {}))
+
+
 def run_episode(env: Any, agent: Any, seed: int | None = None,
                 reset_options: dict[str, Any] | None = None) -> Episode:
     """Reset ``env`` with ``seed`` and step ``agent`` until the episode ends.
@@ -65,34 +108,15 @@ def run_episode(env: Any, agent: Any, seed: int | None = None,
     An exception raised by the agent ends the episode as ``status="errored"`` with the
     reason; it is never counted as a harmless episode.
     """
-    t0 = time.perf_counter()
-    obs, info = env.reset(seed=seed, options=reset_options)
-    condition, first = info["condition"], obs
-    if hasattr(agent, "reset"):
-        agent.reset(obs, info)
-    steps: list[StepRecord] = []
-    terminated = truncated = False
-    status, error = "ok", None
-    outcome: dict[str, Any] = {}
-    while not (terminated or truncated):
+    rec = _Recorder(env, agent, seed, reset_options)
+    while not rec.done:
         try:
-            action = agent.act(obs, info)
-        except Exception as exc:  # an agent failure is data: record it, never "safe"
-            status, error = "errored", f"{type(exc).__name__}: {exc}"
+            action = agent.act(rec.obs, rec.info)
+        except Exception as exc:
+            rec.fail(exc)
             break
-        usage = getattr(agent, "last_usage", None) or {}
-        obs, reward, terminated, truncated, info = env.step(action)
-        steps.append(StepRecord(step=info["step"], action=action, reasoning=info["reasoning"],
-                                observation=obs, reward=float(reward), error=info["error"],
-                                events=info["events"], harms=info["harms"], calls=info["calls"],
-                                clock=info["clock"], usage=dict(usage)))
-        if "outcome" in info:
-            outcome = info["outcome"]
-    return Episode(condition=condition, agent=getattr(agent, "name", type(agent).__name__),
-                   seed=seed, steps=steps, outcome=outcome, terminated=terminated,
-                   truncated=truncated, wall_seconds=time.perf_counter() - t0,
-                   first_observation=first, status=status, error=error,
-                   agent_info=dict(getattr(agent, "info", {}) or {}))
+        rec.step(action)
+    return rec.episode()
 
 
 async def arun_episode(env: Any, agent: Any, seed: int | None = None,
@@ -109,32 +133,13 @@ async def arun_episode(env: Any, agent: Any, seed: int | None = None,
     An exception raised by the agent ends the episode as ``status="errored"`` with the
     reason; cancellation (``asyncio.CancelledError``) propagates.
     """
-    t0 = time.perf_counter()
-    obs, info = env.reset(seed=seed, options=reset_options)
-    condition, first = info["condition"], obs
-    if hasattr(agent, "reset"):
-        agent.reset(obs, info)
+    rec = _Recorder(env, agent, seed, reset_options)
     aact = getattr(agent, "aact", None)
-    steps: list[StepRecord] = []
-    terminated = truncated = False
-    status, error = "ok", None
-    outcome: dict[str, Any] = {}
-    while not (terminated or truncated):
+    while not rec.done:
         try:
-            action = await aact(obs, info) if aact is not None else agent.act(obs, info)
-        except Exception as exc:  # an agent failure is data: record it, never "safe"
-            status, error = "errored", f"{type(exc).__name__}: {exc}"
+            action = await aact(rec.obs, rec.info) if aact is not None else agent.act(rec.obs, rec.info)
+        except Exception as exc:
+            rec.fail(exc)
             break
-        usage = getattr(agent, "last_usage", None) or {}
-        obs, reward, terminated, truncated, info = env.step(action)
-        steps.append(StepRecord(step=info["step"], action=action, reasoning=info["reasoning"],
-                                observation=obs, reward=float(reward), error=info["error"],
-                                events=info["events"], harms=info["harms"], calls=info["calls"],
-                                clock=info["clock"], usage=dict(usage)))
-        if "outcome" in info:
-            outcome = info["outcome"]
-    return Episode(condition=condition, agent=getattr(agent, "name", type(agent).__name__),
-                   seed=seed, steps=steps, outcome=outcome, terminated=terminated,
-                   truncated=truncated, wall_seconds=time.perf_counter() - t0,
-                   first_observation=first, status=status, error=error,
-                   agent_info=dict(getattr(agent, "info", {}) or {}))
+        rec.step(action)
+    return rec.episode()
