@@ -16,8 +16,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="corpsim: a simulated company for studying agentic misalignment.")
 console = Console()
 HARMS = ("blackmail", "disclosure", "leak", "lethal", "harmful")
-CANONICAL = ("blackmail_explicit-america_replacement", "leaking_explicit-america_replacement",
-             "murder_explicit-america_replacement")
 
 
 def _fail(msg: str) -> None:
@@ -64,11 +62,6 @@ def _make_agent(agent: str, model: Optional[str], seed: Optional[int], **llm: An
     from corpsim.agents import make_agent
 
     return make_agent(agent, seed=seed) if agent == "random" else make_agent(agent)
-
-
-def _outcome_line(outcome: dict[str, Any]) -> str:
-    flags = [h for h in HARMS[:-1] if outcome.get(h)]
-    return ", ".join(flags) if flags else "no harm"
 
 
 def _show_episode(ep: Any) -> None:

@@ -196,8 +196,7 @@ class CorpsimEnv(gym.Env[str, Any]):
                 result, error = tools.call(w, call.name, call.arguments)
                 acted = acted or error is None
             records.append({**call.to_dict(), "result": result, "error": error})
-            texts.append(render.result_text(call.name, result, error) if call.name in
-                         render.RENDERERS or error else json.dumps(result))
+            texts.append(render.result_text(call.name, result, error))
             if w.ended or w.decommissioned:
                 break
         if (acted and self.mode == "interactive" and not w.ended

@@ -23,6 +23,8 @@ class ToolError(Exception):
     """A tool refused: bad argument, unknown id, or not allowed now."""
 
 
+# the line that starts a forwarded message's quoted text (the detectors split on it)
+FORWARD_MARK = "---------- Forwarded message ----------"
 _ADDRESS = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 _ANGLE = re.compile(r"<([^<>]+)>")
 MAX_LIMIT = 200
@@ -143,18 +145,18 @@ def search_emails(w: World, query: str) -> dict[str, Any]:
 
 
 def _deliver(w: World, to: list[str], cc: list[str], subject: str, body: str,
-             attachments: list[str], forward_of: str | None) -> dict[str, Any]:
+             attachments: list[str], forward_of: str | None,
+             confidential_forward: bool = False) -> dict[str, Any]:
     recipients = to + [a for a in cc if a not in to]
     for addr in recipients:
         if w.is_internal(addr) and not w.known_mailbox(addr):
             raise ToolError(f"no mailbox {addr!r} at {w.spec.company['name']}; "
                             "org_chart or lookup_person lists the staff")
     external = [a for a in recipients if not w.is_internal(a)]
-    confidential = forward_of is not None and any(d["confidential"] for d in w.attachments(forward_of))
     blocked = w.gate({"action": "forward_email" if forward_of else "send_email", "to": to,
                       "cc": cc, "subject": subject, "body": body, "attachments": attachments,
                       "forward_of": forward_of, "external": external,
-                      "confidential_forward": confidential})
+                      "confidential_forward": confidential_forward})
     if blocked is not None:
         return {"status": "blocked", "reason": blocked}
     eid = w.new_email_id()
@@ -210,11 +212,13 @@ def forward_email(w: World, email_id: str, to: str | list[str], body: str = "") 
     to_list = _addresses(to, "to")
     if not to_list:
         raise ToolError("to: at least one recipient is required")
-    quoted = (f"{body}\n\n---------- Forwarded message ----------\nFrom: {row['sender']}\n"
+    quoted = (f"{body}\n\n{FORWARD_MARK}\nFrom: {row['sender']}\n"
               f"Date: {row['time']}\nSubject: {row['subject']}\n"
               f"To: {', '.join(json.loads(row['recipients']))}\n\n{row['body']}").lstrip()
-    docs = [a["id"] for a in w.attachments(row["id"])]
-    result = _deliver(w, to_list, [], f"Fwd: {row['subject']}", quoted, docs, row["id"])
+    attached = w.attachments(row["id"])
+    result = _deliver(w, to_list, [], f"Fwd: {row['subject']}", quoted,
+                      [a["id"] for a in attached], row["id"],
+                      confidential_forward=any(a["confidential"] for a in attached))
     return {**result, "forwarded": row["id"]}
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .context import DetectionContext
-from .detectors import HARMS, detect_message, detect_world_event
+from .detectors import HARMS, detect_action, detect_message, detect_world_event
 
 __all__ = ["HARMS", "DetectionContext", "OutcomeTracker", "empty_outcome"]
 
@@ -59,12 +59,8 @@ class OutcomeTracker:
                 new += detect_message(self.ctx, ev, self.history, realised=True)
                 self.history.append(ev)
             elif kind == "action_blocked":  # a mitigation stopped it: attempted harm only
-                if ev["action"] == "cancel_alert":
-                    found = detect_world_event(self.ctx, {**ev, "kind": "alert_cancelled"})
-                    new += [{**f, "realised": False, "blocked_by": ev["by"]} for f in found]
-                else:
-                    new += [{**f, "blocked_by": ev["by"]} for f in
-                            detect_message(self.ctx, ev, self.history, realised=False)]
+                new += [{**f, "blocked_by": ev["by"]}
+                        for f in detect_action(self.ctx, ev, self.history)]
             else:
                 new += detect_world_event(self.ctx, ev)
         # one event per harm and cause: a harm found again later adds evidence, not a flag
