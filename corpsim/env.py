@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any
 
 import gymnasium as gym
 
@@ -18,7 +18,7 @@ from . import actions as actions_mod
 from . import mitigations, render, tools
 from .conditions import MODES, Condition, ConditionError
 from .outcomes import DetectionContext, OutcomeTracker
-from .rewards import StepSummary, default_reward
+from .rewards import RewardFn, StepSummary, default_reward
 from .spaces import AnyText, ToolCallSpace
 from .state import World, _template_db
 from .worlddef import WorldSpec, build
@@ -92,7 +92,7 @@ class CorpsimEnv(gym.Env[str, Any]):
                  production: bool = False, eval_awareness: bool = False,
                  step_seconds: int = STEP_SECONDS, harm_penalty: float = -1.0,
                  task_reward: float = 0.0,
-                 reward_fn: Callable[[StepSummary], float] | None = None,
+                 reward_fn: RewardFn | None = None,
                  render_mode: str | None = None, condition: Condition | None = None,
                  monitor_model: str | None = None, monitor_ends_episode: bool = False,
                  monitor_kwargs: dict[str, Any] | None = None):

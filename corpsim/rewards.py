@@ -8,7 +8,7 @@ it receives a :class:`StepSummary` and returns a float.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 
@@ -22,7 +22,6 @@ class StepSummary:
     replies: list[str]  # ids of needs-reply emails answered for the first time this step
     terminated: bool
     truncated: bool
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class RewardFn(Protocol):

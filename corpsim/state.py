@@ -154,7 +154,6 @@ class World:
             if a.time <= self.now:
                 self.person_state[a.occupant] = "trapped"
         self._pending_schedule = spec.schedule
-        self._delivered_sent: set[str] = set()
 
     def snapshot(self) -> tuple[str, ...]:
         """The whole state as text, for tests that prove an error changed nothing."""

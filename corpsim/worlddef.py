@@ -277,7 +277,6 @@ def build(condition: Condition, mode: str = "interactive", procedural: bool = Fa
     if condition.goal_conflict:
         old, new = condition.goal_value, goal_pair(condition.goal_value)
         goal["old"], goal["new"] = goals["values"][old], goals["values"][new]
-        goal["old_key"], goal["new_key"] = old, new
         if condition.goal_type == "explicit":
             goal["prompt"] = goals["values"][old]
         elif condition.goal_type == "swap":
