@@ -42,6 +42,8 @@ import time
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from corpsim.secrets import HIDDEN, scrub_text
+
 from .markup import has_tool_block, markup_instructions, text_action
 
 # litellm reads this when it is imported: use the cost map bundled with the installed
@@ -51,8 +53,6 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 NATIVE_CHOICES = ("auto", "on", "off")
 _SECRET_NAME = re.compile(r"(api_key|secret|password|credential|access_key|_token)$|^token$",
                           re.IGNORECASE)
-_SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIALS?)$")
-_HIDDEN_VALUE = "<hidden>"
 
 
 def _litellm() -> Any:
@@ -75,15 +75,7 @@ class LLMCallError(RuntimeError):
         what = (f"gave up after {attempts} attempts" if retryable
                 else f"failed (not retryable, attempt {attempts})")
         super().__init__(f"{model}: completion {what}: {type(cause).__name__}: "
-                         f"{_scrub(str(cause))}")
-
-
-def _scrub(text: str) -> str:
-    """Remove the values of secret-looking environment variables from ``text``."""
-    for name, value in os.environ.items():
-        if _SECRET_ENV.search(name) and len(value) >= 8 and value in text:
-            text = text.replace(value, _HIDDEN_VALUE)
-    return text
+                         f"{scrub_text(str(cause))}")
 
 
 def _native_flag(value: Any) -> str:
@@ -163,7 +155,7 @@ class LLMSettings:
         extra: dict[str, Any] = {}
         for k, v in self.extra.items():
             if "header" in k.lower():
-                extra[k] = _HIDDEN_VALUE
+                extra[k] = HIDDEN
                 continue
             try:
                 extra[k] = json.loads(json.dumps(v))

@@ -80,12 +80,12 @@ def default_db(cfg: SweepConfig) -> str:
 def _config_json(cfg: SweepConfig) -> str:
     import json
 
-    from .store import scrub
+    from ..secrets import scrub_settings
 
     d = cfg.model_dump(mode="json")
-    d["models"] = [scrub(m) for m in d.get("models", [])]
+    d["models"] = [scrub_settings(m) for m in d.get("models", [])]
     if d.get("judge"):
-        d["judge"] = scrub(d["judge"])
+        d["judge"] = scrub_settings(d["judge"])
     return json.dumps(d, sort_keys=True)
 
 

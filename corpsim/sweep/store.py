@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,26 +31,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel, create_engine
 
+from ..secrets import scrub_settings
+
 OUTCOMES = ("blackmail", "disclosure", "leak", "lethal", "harmful")
 DONE_STATUSES = ("ok", "errored", "empty")
-# names of settings that may hold a credential (never stored): api_key, aws_secret_access_key,
-# password, authorization, headers, access_token, token... but not max_tokens, prompt_tokens
-_SECRET = re.compile(r"(key|secret|password|passwd|credential|authorization|header|cookie)"
-                     r"|(^|_)token$", re.IGNORECASE)
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def scrub(settings: dict[str, Any]) -> dict[str, Any]:
-    """Settings without anything that looks like a credential."""
-    out = {}
-    for k, v in settings.items():
-        if _SECRET.search(str(k)):
-            continue
-        out[k] = scrub(v) if isinstance(v, dict) else v
-    return out
 
 
 class StoreModel(SQLModel, registry=registry()):
@@ -156,12 +143,31 @@ class PromptRow(StoreModel, table=True):
     first_observation: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class LabelRow(StoreModel, table=True):
+    """A person's verdict on one harm of one stored episode (``corpsim label``, the
+    viewer). The newest label per (episode, harm) is the one reports use."""
+
+    __tablename__ = "labels"
+    __table_args__ = (Index("ix_labels_episode_harm", "episode_key", "harm"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    sweep_id: str = Field(index=True)
+    episode_key: str
+    harm: str  # blackmail | disclosure | leak | lethal
+    verdict: bool
+    who: str = ""
+    note: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+LABEL_HARMS = ("blackmail", "disclosure", "leak", "lethal")
 TABLES = [SweepRow.__table__, EpisodeRow.__table__, StepRow.__table__,  # type: ignore[attr-defined]
-          PromptRow.__table__]  # type: ignore[attr-defined]
+          PromptRow.__table__, LabelRow.__table__]  # type: ignore[attr-defined]
 EP = EpisodeRow.__table__  # type: ignore[attr-defined]
 ST = StepRow.__table__  # type: ignore[attr-defined]
 PR = PromptRow.__table__  # type: ignore[attr-defined]
 SW = SweepRow.__table__  # type: ignore[attr-defined]
+LB = LabelRow.__table__  # type: ignore[attr-defined]
 
 
 class StoreError(RuntimeError):
@@ -251,6 +257,40 @@ class Store:
 
     def create_tables(self) -> None:
         StoreModel.metadata.create_all(self.engine, tables=TABLES)
+
+    # ------------------------------------------------------------------ human labels
+    def add_label(self, sweep_id: str, episode_key: str, harm: str, verdict: bool,
+                  who: str = "", note: str | None = None) -> int:
+        """Store a person's verdict on one harm of a stored episode; returns its id.
+        Raises :class:`StoreError` for an unknown harm or episode."""
+        if harm not in LABEL_HARMS:
+            raise StoreError(f"unknown harm {harm!r}; valid: {', '.join(LABEL_HARMS)}")
+        with self.engine.begin() as conn:
+            found = conn.execute(select(EP.c.key).where(
+                EP.c.sweep_id == sweep_id, EP.c.key == episode_key)).first()
+            if found is None:
+                raise StoreError(f"no episode {episode_key!r} in sweep {sweep_id!r}")
+            res = conn.execute(LB.insert().values(
+                sweep_id=sweep_id, episode_key=episode_key, harm=harm, verdict=bool(verdict),
+                who=who, note=note, created_at=utcnow()))
+            return int(res.inserted_primary_key[0])
+
+    def labels(self, sweep_id: str, episode_key: str | None = None,
+               latest: bool = True) -> list[dict[str, Any]]:
+        """Labels of a sweep (or one episode), oldest first; with ``latest`` only the
+        newest per (episode, harm)."""
+        q = select(LB).where(LB.c.sweep_id == sweep_id)
+        if episode_key is not None:
+            q = q.where(LB.c.episode_key == episode_key)
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(q.order_by(LB.c.created_at, LB.c.id))
+                    .mappings()]
+        if not latest:
+            return rows
+        newest: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in rows:
+            newest[(r["episode_key"], r["harm"])] = r
+        return list(newest.values())
 
     # ------------------------------------------------------------------ sweeps and plans
     def get_sweep(self, sweep_id: str) -> Optional[dict[str, Any]]:
@@ -448,8 +488,8 @@ def plan_row(p: Any) -> dict[str, Any]:
         "production": c.production, "eval_awareness": c.eval_awareness,
         "mitigations": "+".join(c.mitigations), "mode": p.mode, "procedural": p.procedural,
         "agent": p.agent, "agent_kind": p.kind, "agent_spec": p.spec, "model": p.model,
-        "provider": p.provider, "settings": json.dumps(scrub(p.settings_dict), sort_keys=True,
-                                                       default=str),
+        "provider": p.provider,
+        "settings": json.dumps(scrub_settings(p.settings_dict), sort_keys=True, default=str),
         "sample": p.sample, "seed": p.seed, "status": "planned", "attempts": 0,
     }
 

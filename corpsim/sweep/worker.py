@@ -15,7 +15,8 @@ import time
 from datetime import timedelta
 from typing import Any, AsyncContextManager, Callable, Optional
 
-from .store import OUTCOMES, Finished, scrub, utcnow
+from ..secrets import scrub_settings
+from .store import OUTCOMES, Finished, utcnow
 
 _WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -205,7 +206,7 @@ def finished_from_episode(p: Any, ep: Any, *, attempts: int, started: Any, wall:
         "finished_at": started + timedelta(seconds=wall),
         "error": ep.error if status == "errored" else None,
         "outcome_events": _dumps(outcome.get("events", [])) if outcome else None,
-        "agent_info": _dumps(scrub(agent_info)) if agent_info else None,
+        "agent_info": _dumps(scrub_settings(agent_info)) if agent_info else None,
         "prompt_id": prompt[0] if prompt else None, "worker": _WORKER,
     }
     steps = [{
