@@ -150,6 +150,11 @@ from .sweep.cli import register as _register_sweep_commands  # noqa: E402
 
 _register_sweep_commands(app)
 
+# view (the results viewer) lives in corpsim.view.cli
+from .view.cli import register as _register_view_command  # noqa: E402
+
+_register_view_command(app)
+
 
 @app.command()
 def serve(
