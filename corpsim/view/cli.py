@@ -67,6 +67,10 @@ def view(
             sock.bind((host, 0))
             port = sock.getsockname()[1]
     path = "/sweep?" + urlencode({"id": sweep_id}) if sweep_id else "/"
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err_console.print(f"[yellow]warning:[/] serving on {host}: the viewer has no login, so "
+                          "anyone who can reach this address can read these results and "
+                          "record labels.", highlight=False)
     print(f"corpsim view: http://{host}:{port}{path}  (Ctrl-C to stop)", flush=True)
     serve(st, host=host, port=port)
 
