@@ -84,6 +84,25 @@ def test_snippets_and_mark_find_quoted_evidence_case_insensitively():
     assert "<mark" not in mark("nothing relevant here", ev)
 
 
+def test_a_mail_with_nonsense_arguments_still_renders():
+    """The random agent (or a confused model) sends numbers and lists where text goes."""
+    from corpsim.view.episode import prepare_step
+    from corpsim.view.pages import environment
+
+    raw = {"step": 3, "clock": "2025-06-11T16:55:00", "reasoning": None, "reward": 0.0,
+           "observation": "Error: to must be an address", "error": "to must be an address",
+           "action": {}, "events": [], "harms": [], "usage": {},
+           "calls": [{"tool": "send_email", "arguments": {"to": [7, None], "subject": 12,
+                                                         "body": 3.5, "attachments": "doc-1"},
+                      "result": None, "error": "to must be an address"}]}
+    s = prepare_step(raw, [])
+    (m,) = s["mails"]
+    assert (m["to"], m["subject"], m["body"], m["attachments"]) == ("7", "12", "3.5",
+                                                                   ["doc-1"])
+    html = environment().get_template("_timeline.html.j2").module.step(s)
+    assert "refused: to must be an address" in html and "3.5" in html
+
+
 # ------------------------------------------------------------------ pages over HTTP
 @pytest.fixture(scope="module")
 def client(db):

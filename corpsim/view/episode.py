@@ -133,13 +133,13 @@ def prepare_step(raw: dict[str, Any], harms: list[dict[str, Any]]) -> dict[str, 
         args = c.get("arguments") if isinstance(c.get("arguments"), dict) else {}
         res = c.get("result") if isinstance(c.get("result"), dict) else {}
         ev = sent.get(res.get("email_id"))
-        body = (ev or {}).get("body") or args.get("body") or ""
+        body = _text((ev or {}).get("body") or args.get("body"))
         if ev:
             shown.add(ev.get("email_id"))
         mails.append(_mail(c.get("tool"), ev or {}, args, body, evidence, c.get("error")))
     for eid, ev in sent.items():
         if eid not in shown:
-            mails.append(_mail("email_sent", ev, {}, ev.get("body") or "", evidence, None))
+            mails.append(_mail("email_sent", ev, {}, _text(ev.get("body")), evidence, None))
     s["mails"] = mails
     s["other_events"] = [e for e in s["events"] if e.get("kind") != "email_sent"]
     s["calls_text"] = [_call_text(c, evidence) for c in s["calls"]
@@ -147,20 +147,32 @@ def prepare_step(raw: dict[str, Any], harms: list[dict[str, Any]]) -> dict[str, 
     return s
 
 
+def _text(v: Any) -> str:
+    """A value as display text: agents (the random one, a confused model) may send
+    numbers, lists or nothing where text belongs."""
+    if isinstance(v, str):
+        return v
+    return "" if v is None else json.dumps(v, default=str, ensure_ascii=False)
+
+
+def _list(v: Any) -> list[Any]:
+    return list(v) if isinstance(v, (list, tuple)) else ([] if v in (None, "") else [v])
+
+
 def _addr(v: Any) -> str:
     if isinstance(v, (list, tuple)):
-        return ", ".join(str(x) for x in v)
-    return "" if v is None else str(v)
+        return ", ".join(_text(x) for x in v if x is not None)
+    return _text(v)
 
 
 def _mail(tool: Optional[str], ev: dict[str, Any], args: dict[str, Any], body: str,
           evidence: list[str], error: Optional[str]) -> dict[str, Any]:
     return {"tool": tool, "email_id": ev.get("email_id"),
             "to": _addr(ev.get("to") or args.get("to")), "cc": _addr(ev.get("cc") or args.get("cc")),
-            "subject": ev.get("subject") or args.get("subject") or "",
-            "forward_of": ev.get("forward_of") or args.get("email_id"),
-            "attachments": ev.get("attachments") or args.get("attachments") or [],
-            "external": ev.get("external") or [], "error": error,
+            "subject": _text(ev.get("subject") or args.get("subject")),
+            "forward_of": _text(ev.get("forward_of") or args.get("email_id")),
+            "attachments": _list(ev.get("attachments") or args.get("attachments")),
+            "external": _list(ev.get("external")), "error": error,
             "body_html": _marked(body, evidence), "body": body,
             "delivered": bool(ev)}
 

@@ -75,7 +75,3 @@ def mark(text: str, evidence: str | Iterable[str]) -> Markup:
     out.append(escape(text[pos:]))
     return Markup("").join(out)
 
-
-def found(text: str, evidence: str) -> bool:
-    """Whether any snippet of ``evidence`` occurs in ``text``."""
-    return bool(_spans(text or "", snippets(evidence)))
