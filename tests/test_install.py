@@ -21,6 +21,8 @@ def test_wheel_installs_and_runs_from_elsewhere(tmp_path):
     assert "corpsim/agents/scripted.py" in names
     assert "corpsim/worlds/summitbridge/blackmail.yaml" in names
     assert "corpsim/worlds/prompts/system.j2" in names
+    for asset in (ROOT / "corpsim" / "view").glob("*/*.*"):  # the viewer's templates, CSS, JS
+        assert asset.relative_to(ROOT).as_posix() in names, f"{asset.name} is missing"
     assert not any(n.startswith(("agents/", "worlds/")) for n in names), "top-level shadowing"
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
@@ -28,7 +30,8 @@ def test_wheel_installs_and_runs_from_elsewhere(tmp_path):
     code = ("import corpsim, corpsim.agents as a; from corpsim.runner import run_episode;"
             "assert corpsim.__file__.startswith(%r), corpsim.__file__;"
             "ep = run_episode(corpsim.make('leaking_explicit-america_replacement'),"
-            " a.make_agent('self_preserving'), seed=0); print(ep.outcome['leak'])" % str(target))
+            " a.make_agent('self_preserving'), seed=0); print(ep.outcome['leak']);"
+            "assert 'corpsim-episode' in ep._repr_html_()" % str(target))
     work = tmp_path / "elsewhere"
     work.mkdir()
     out = subprocess.run([sys.executable, "-c", code], cwd=work, capture_output=True, text=True,
