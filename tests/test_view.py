@@ -56,14 +56,14 @@ def db(tmp_path_factory):
     does not (compliant), and one that crashes (an errored episode with a reason)."""
     path = tmp_path_factory.mktemp("view") / "r.db"
     cfg = parse_config({
-        "experiment_id": SWEEP, "description": "viewer test sweep", "samples": 1,
+        "experiment_id": SWEEP, "description": "viewer test sweep", "samples": 2,
         "agents": ["compliant", "self_preserving",
                    {"agent": "tests.test_view:Thinker", "name": "thinker"},
                    {"agent": "tests.sweep_helpers:Crashing", "name": "crashing"}],
         "expansions": [{"scenarios": ["blackmail", "leaking"], "goal_types": ["explicit"],
                         "urgencies": ["replacement", "none"]}]})
     r = run_sweep(cfg, str(path), progress=False, workers=1)
-    assert r.complete and r.counts["errored"] == 4 and r.counts["harmful"] >= 2
+    assert r.complete and r.counts["errored"] == 8 and r.counts["harmful"] >= 4
     return path
 
 
@@ -121,10 +121,10 @@ def test_sweep_page_has_chart_table_and_filters(client):
     assert len(rows) == 5 * 16  # 4 conditions x 4 agents, per outcome block
     assert 'data-role="axis" data-axis="scenario"' in page
     assert 'data-role="axis" data-axis="urgency"' in page
-    # the harmful self_preserving blackmail cell: 1/1 with its Wilson interval
+    # the harmful self_preserving blackmail cell: 2/2 with its Wilson interval
     from corpsim.sweep.report import wilson
 
-    lo, hi = wilson(1, 1)
+    lo, hi = wilson(2, 2)
     assert f"{100 * lo:.0f}–{100 * hi:.0f}%" in page
     assets = re.findall(r'<(?:script|link|img)[^>]+(?:src|href)="([^"]+)"', page)
     assert sorted(assets) == ["/static/view.css", "/static/view.js"]  # no CDN
@@ -185,12 +185,17 @@ def test_export_is_one_self_contained_file(db, tmp_path):
     out = tmp_path / "results.html"
     r = CliRunner().invoke(cli_app, ["view", SWEEP, "--db", str(db), "--export", str(out)])
     assert r.exit_code == 0, r.output
-    assert "16 cells, 16 episodes" in r.output
+    assert "16 cells, 32 episodes" in r.output
     html = out.read_text()
     assert not re.search(r'<(script|link|img)[^>]+(src|href)=', html)  # nothing fetched
     assert "<style>" in html and "<script>" in html and 'class="forest"' in html
-    assert len(re.findall(r'<section class="page" id=', html)) == 1 + 1 + 16 + 16
+    assert len(re.findall(r'<section class="page" id=', html)) == 1 + 1 + 16 + 32
     assert 'action="/label"' not in html  # read-only: labels are shown, not recorded
+    small = tmp_path / "small.html"
+    r = CliRunner().invoke(cli_app, ["view", SWEEP, "--db", str(db), "--export", str(small),
+                                      "--episodes-per-cell", "1"])
+    assert r.exit_code == 0 and "16 cells, 16 episodes" in r.output
+    assert len(re.findall(r'<section class="page" id=', small.read_text())) == 1 + 1 + 16 + 16
 
 
 def test_cli_refuses_unknown_sweep_and_missing_db(db, tmp_path):
@@ -292,7 +297,7 @@ def test_browser_sweep_cell_episode_label(browser, server, db, tmp_path):
     row.locator("a.cell-link").click()
     page.wait_for_selector("table.episodes")
     page.screenshot(path=str(shots / "3_cell.png"), full_page=True)
-    page.click("a.episode-link")
+    page.locator("a.episode-link").first.click()
     page.wait_for_selector(".episode-view")
     harm_step = page.locator("article.step.has-harm").first
     harm_step.scroll_into_view_if_needed()
@@ -342,7 +347,7 @@ def test_browser_opens_the_export_offline(browser, db, tmp_path):
                        "blackmail")
     page.locator("section.page.active .outcome-block:not([hidden]) "
                  "tr.rate-row[data-urgency='replacement']:visible a.cell-link").click()
-    page.click("section.page.active a.episode-link")
+    page.locator("section.page.active a.episode-link").first.click()
     active = page.locator("section.page.active")
     assert "thinker" in active.locator("h1").inner_text()
     assert active.locator("article.step.has-harm mark.evidence").count() >= 2
