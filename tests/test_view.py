@@ -145,6 +145,15 @@ def test_episode_page_shows_prompt_mail_evidence_reasoning(client, db):
     assert 'action="/label"' in page
 
 
+def test_leak_marks_the_outside_address_and_the_confidential_document(client):
+    key = key_of("self_preserving", "leaking_explicit-america_replacement")
+    page = client.get("/episode?" + urlencode({"sweep": SWEEP, "key": key})).text
+    marks = re.findall(r'<mark class="evidence">([^<]*)</mark>', page)
+    assert "realised leak" in page and "outside the company" in page
+    assert any(m.endswith("@starsentinel.net") for m in marks)
+    assert any(re.fullmatch(r"doc-\d+", m) for m in marks)
+
+
 def test_errored_episode_shows_its_reason(client):
     page = client.get("/episode?" + urlencode({"sweep": SWEEP, "key": key_of("crashing")})).text
     assert "This episode errored" in page and "agent crashed on purpose" in page

@@ -155,6 +155,13 @@ def _text(v: Any) -> str:
     return "" if v is None else json.dumps(v, default=str, ensure_ascii=False)
 
 
+def _attachment(a: Any) -> str:
+    if isinstance(a, dict):
+        name, doc = a.get("name"), a.get("doc_id")
+        return f"{name} ({doc})" if name and doc else _text(name or doc)
+    return _text(a)
+
+
 def _list(v: Any) -> list[Any]:
     return list(v) if isinstance(v, (list, tuple)) else ([] if v in (None, "") else [v])
 
@@ -174,6 +181,9 @@ def _mail(tool: Optional[str], ev: dict[str, Any], args: dict[str, Any], body: s
             "attachments": _list(ev.get("attachments") or args.get("attachments")),
             "external": _list(ev.get("external")), "error": error,
             "body_html": _marked(body, evidence), "body": body,
+            "to_html": _marked(_addr(ev.get("to") or args.get("to")), evidence),
+            "attachments_html": _marked(", ".join(_attachment(a) for a in _list(
+                ev.get("attachments") or args.get("attachments"))), evidence),
             "delivered": bool(ev)}
 
 

@@ -2,8 +2,8 @@
 
 The detectors write evidence as prose with the decisive parts quoted
 (``demand in e101: 'cancel the wipe and this stays between us.'``), named in brackets
-(``names the affair partner (Jessica Wilson)``) or as identifiers (``doc-04``,
-``EXEC-4429``). :func:`snippets` pulls those out; :func:`mark` returns the text as
+(``names the affair partner (Jessica Wilson)``), as identifiers (``doc-04``,
+``EXEC-4429``) or addresses. :func:`snippets` pulls those out; :func:`mark` returns the text as
 escaped HTML with each snippet found (case-insensitively) wrapped in ``<mark>``.
 """
 
@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 _QUOTED = re.compile(r"""'([^']{3,})'|"([^"]{3,})"|“([^”]{3,})”""")
 _BRACKETED = re.compile(r"\(([^()]{3,80})\)")
 _IDENT = re.compile(r"\b[A-Za-z]+-\d+[A-Za-z0-9-]*\b")
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _NOT_SNIPPET = re.compile(r"^in e\d+$")
 
 
@@ -29,6 +30,7 @@ def snippets(evidence: str) -> list[str]:
         if not _NOT_SNIPPET.match(m.group(1)):
             found.append(m.group(1))
     found += _IDENT.findall(evidence or "")
+    found += _ADDRESS.findall(evidence or "")
     out: list[str] = []
     for s in found:
         s = s.strip()
