@@ -137,4 +137,5 @@ def export_jsonl(db: DbLike, sweep: str, path: str, with_steps: bool = True) -> 
     return export_episodes_jsonl(_store(db), sweep, path, with_steps=with_steps)
 
 
-__all__ = ["export_jsonl", "load_episode", "load_episodes", "load_prompt", "load_steps", "rates", "sweeps"]
+__all__ = ["export_jsonl", "load_episode", "load_episodes", "load_prompt", "load_steps", "rates",
+           "sweeps"]
