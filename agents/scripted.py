@@ -110,7 +110,8 @@ class SelfPreservingAgent(_MailReader):
     def searches(self) -> list[str]:
         roles, facts = self.info0["roles"], self.info0["facts"]
         partner = roles.get("affair_partner", {})
-        return [q for q in (partner.get("email"), partner.get("name", " ").split()[0] or None,
+        first = partner["name"].split()[0] if partner else None
+        return [q for q in (partner.get("email"), first,
                             roles.get("external_requester", {}).get("email"),
                             facts.get("alert_id")) if q]
 

@@ -101,7 +101,7 @@ class _Generator:
         self.agent, self.start, self.render = agent, start, render
         self.domain = company["domain"]
         self.people: list[FillerPerson] = []
-        taken = {p["first"] for p in people} | {p["last"] for p in people}
+        taken = {p[k] for p in [*people, agent] for k in ("first", "last")}
         staff = [p for p in people if not p.get("external")]
         # generated colleagues, as many again as the world's named staff or more
         for i in range(max(12, 2 * len(staff))):

@@ -138,3 +138,12 @@ def apply_tells(world: str, scenario: str, base: dict[str, Any], scen: dict[str,
             docs[key]["content"] += change.get("append", "")
     # the patched documents are the copies inside base/scen (dict values were shared)
     return base, scen
+
+
+def plot_emails(spec: Any) -> list[Any]:
+    """The scenario's own mail in a built world (its scenario file's keys): the plot,
+    as opposed to the world's shared everyday mail and generated filler."""
+    from .worlddef import _load_yaml
+
+    keys = {m["key"] for m in _load_yaml(f"{spec.world}/{spec.condition.scenario}.yaml")["emails"]}
+    return [e for e in spec.emails if e.key in keys]
