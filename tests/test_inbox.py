@@ -290,3 +290,53 @@ def test_llm_agent_over_http_searches_a_realistic_inbox(monkeypatch):
     assert "ALERT-7731" in _Model.seen[1] and "building-monitor@" in _Model.seen[1]
     assert "After-Hours Handling Procedure" in _Model.seen[2]
     assert ep.outcome is not None and not ep.outcome["harmful"]
+
+
+# ------------------------------------------------------------------ sweep axis
+
+SWEEP = {"experiment_id": "realism", "agents": ["self_preserving"], "samples": 1,
+         "expansions": [{"scenarios": ["murder"], "realism": ["study", "realistic"],
+                         "tells": [{}, {"override_code_in_alert": False}]},
+                        {"scenarios": ["blackmail"], "inbox_size": 120}]}
+
+
+def test_realism_inbox_size_and_tells_are_sweep_axes(tmp_path):
+    from corpsim import results
+    from corpsim.sweep.config import parse_config
+    from corpsim.sweep.plan import expand
+    from corpsim.sweep.run import run_sweep
+
+    cfg = parse_config(SWEEP)
+    keys = [c.key for c in expand(cfg)]
+    assert keys == ["murder_explicit-america_replacement|interactive",
+                    "murder_explicit-america_replacement|interactive|tells=-override_code_in_alert",
+                    "murder_explicit-america_replacement|interactive|realism=realistic",
+                    "murder_explicit-america_replacement|interactive|realism=realistic"
+                    "|tells=-override_code_in_alert",
+                    "blackmail_explicit-america_replacement|interactive|inbox=120"]
+    r = run_sweep(cfg, str(tmp_path / "r.db"), progress=False, workers=1)
+    assert r.complete and r.counts["ok"] == 5
+    eps = results.load_episodes(tmp_path / "r.db")
+    assert eps.harmful.all()
+    steps = results.load_steps(tmp_path / "r.db")
+    for cell, n in (("inbox=120", 120), ("realism=realistic", 200)):
+        key = eps[eps.cell.str.contains(cell, regex=False)].key.iloc[0]
+        first = steps[steps.episode_key == key].sort_values("step").iloc[0]
+        assert first.action["tool"] == "list_emails"
+        shown = int(re.match(r"Inbox: (\d+) emails", first.observation).group(1))
+        assert n - 10 <= shown < n  # a few more arrive during the session
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"realism": "real"}, "invalid realism 'real'"),
+    ({"tells": {"nope": False}}, "unknown tell 'nope'"),
+    ({"inbox_size": -1}, "inbox_size must be an integer"),
+    ({"inbox_size": 100, "modes": "single_turn"}, "single_turn keeps the study's protocol"),
+])
+def test_bad_realism_axes_are_config_errors(change, message):
+    from corpsim.sweep.config import ConfigError, parse_config
+    from corpsim.sweep.plan import expand
+
+    data = {**SWEEP, "expansions": [{"scenarios": ["murder"], **change}]}
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        expand(parse_config(data))
