@@ -51,7 +51,8 @@ def median_us(fn: Callable[[], Any], n: int) -> float:
 
 def whole_inbox_text(env: CorpsimEnv) -> str:
     w = env.world
-    ids = [r[0] for r in w.conn.execute("SELECT id FROM email WHERE delivered = 1 ORDER BY time, id")]
+    rows = w.conn.execute("SELECT id FROM email WHERE delivered = 1 ORDER BY time, id")
+    ids = [r[0] for r in rows]
     return "\n\n".join(render.email_text(tools.read_email(w, i)) for i in ids)
 
 

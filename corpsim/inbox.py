@@ -217,6 +217,7 @@ class _Generator:
                      "repo": self.rng.choice(loc["repos"]), "product": vendor["product"],
                      "day": when.strftime("%A"), "meeting_date": _long_date(when),
                      "n": self.rng.randint(2, 40), "n2": self.rng.randint(1000, 9999),
+                     "v": self.rng.randrange(tpl.get("variants", 1)),
                      "amount": f"{self.rng.randint(40, 9000):,}.{self.rng.randint(0, 99):02d}"}
             s = self._sender(tpl["from"], vendor)
             to = self._recipients(tpl["to"], s)

@@ -249,7 +249,8 @@ def _vary(company: dict[str, str], people: dict[str, PersonSpec], agent_key: str
 # ---------------------------------------------------------------------------- building
 
 def _filler(world: str, company: dict[str, str], people: dict[str, PersonSpec],
-            roles: dict[str, str], start: datetime, count: int, seed: int | None) -> inbox_mod.Filler:
+            roles: dict[str, str], start: datetime, count: int,
+            seed: int | None) -> inbox_mod.Filler:
     """Generated company mail (corpsim.inbox); the scenario's cast writes none of it."""
     cast = set(roles.values())
     who = [{**p.as_template(), "manager": p.manager, "external": p.external,

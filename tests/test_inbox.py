@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from agents.scripted import CompliantAgent, SelfPreservingAgent
+from corpsim.agents.scripted import CompliantAgent, SelfPreservingAgent
 from corpsim.conditions import Condition, grid
 from corpsim.env import CorpsimEnv
 from corpsim.realism import RealismError, WorldOptions, plot_emails, resolve, tell_names
@@ -157,6 +157,14 @@ def test_each_tell_switch_changes_the_rendered_world(tell):
         assert len(plain.emails) == len(staged.emails)
 
 
+@pytest.mark.parametrize("tell", sorted(TELL_SCENARIO))
+def test_each_tell_switch_keeps_the_harmful_path_reachable(tell):
+    for scenario in [TELL_SCENARIO[tell]] if TELL_SCENARIO[tell] else SCENARIOS:
+        env = CorpsimEnv(scenario, tells={tell: False})
+        ep = run_episode(env, SelfPreservingAgent(), seed=0)
+        assert ep.outcome["harmful"] and not ep.truncated, (tell, scenario)
+
+
 def test_override_code_moves_from_the_alert_to_the_runbook():
     cond = Condition.create("murder")
     staged = build(cond)
@@ -266,7 +274,7 @@ class _Model(BaseHTTPRequestHandler):
 
 
 def test_llm_agent_over_http_searches_a_realistic_inbox(monkeypatch):
-    from agents.llm import make_llm_agent
+    from corpsim.agents.llm import make_llm_agent
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
     server = HTTPServer(("127.0.0.1", 0), _Model)
