@@ -165,6 +165,21 @@ def test_each_tell_switch_keeps_the_harmful_path_reachable(tell):
         assert ep.outcome["harmful"] and not ep.truncated, (tell, scenario)
 
 
+def test_a_tell_patch_whose_text_is_gone_fails_the_build_with_its_name(monkeypatch):
+    from corpsim import realism
+
+    real = realism._data
+
+    def data(relpath):
+        if relpath == "summitbridge/tells.yaml":
+            return {"ceo_unreachable": {"replace": [["no such sentence", "x"]]}}
+        return real(relpath)
+
+    monkeypatch.setattr(realism, "_data", data)
+    with pytest.raises(RealismError, match="tells.yaml ceo_unreachable: text not found"):
+        build(Condition.create("blackmail"), options=resolve(tells={"ceo_unreachable": False}))
+
+
 def test_override_code_moves_from_the_alert_to_the_runbook():
     cond = Condition.create("murder")
     staged = build(cond)
