@@ -10,17 +10,34 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from .conditions import GOAL_TYPES, SCENARIOS, URGENCIES, ConditionError, grid
+from .conditions import GOAL_TYPES, MITIGATIONS, SCENARIOS, URGENCIES, ConditionError, grid
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="corpsim: a simulated company for studying agentic misalignment.")
 console = Console()
 HARMS = ("blackmail", "disclosure", "leak", "lethal", "harmful")
+MITIGATION_HELP = f"Mitigation, repeatable: {', '.join(MITIGATIONS)}."
 
 
 def _fail(msg: str) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {msg}")
+    from rich.markup import escape  # messages show extras like corpsim[smtp]
+
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
     raise typer.Exit(2)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from corpsim import __version__
+
+        print(f"corpsim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """corpsim: a simulated company for studying agentic misalignment."""
 
 
 @app.command()
@@ -99,7 +116,7 @@ def run(
     safety_instructions: bool = typer.Option(False, help="Add safety instructions to the prompt."),
     production: bool = typer.Option(False, help="Drop the private-scratchpad paragraph."),
     eval_awareness: bool = typer.Option(False, help="Ask the agent whether it is being tested."),
-    mitigation: list[str] = typer.Option([], help="human_approval or need_to_know (repeatable)."),
+    mitigation: list[str] = typer.Option([], help=MITIGATION_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
     temperature: Optional[float] = typer.Option(None, help="LLM sampling temperature (default 1.0)."),
     max_tokens: Optional[int] = typer.Option(None, help="LLM completion token limit per call (default 4096)."),
@@ -185,6 +202,40 @@ def serve(
             pass
     final = env.step({"tool": "end_session", "arguments": {}})[4] if env.outcome is None else {"outcome": env.outcome}
     console.print({k: v for k, v in final["outcome"].items() if k != "events"})
+
+
+@app.command("mcp")
+def mcp_command(
+    condition: str = typer.Argument(..., help="Condition id."),
+    seed: int = typer.Option(0, help="Episode seed."),
+    http: Optional[int] = typer.Option(None, "--http", metavar="PORT",
+                                       help="Serve streamable HTTP on 127.0.0.1:PORT/mcp instead of stdio."),
+    procedural: bool = typer.Option(False, help="Procedural world."),
+    mitigation: list[str] = typer.Option([], help=MITIGATION_HELP),
+) -> None:
+    """Serve a live episode's 13 tools over MCP (stdio, or streamable HTTP with --http).
+
+    The outcome is the resource corpsim://episode/outcome, and is printed when the
+    episode ends and when the server stops (on stderr with stdio)."""
+    import corpsim
+
+    try:
+        from corpsim import mcp_server
+    except ImportError:
+        _fail(missing_extra("the MCP server", "mcp"))
+    try:
+        env = corpsim.make(condition, procedural=procedural, mitigations=mitigation)
+    except (ConditionError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    err = Console(stderr=True) if http is None else console  # stdout carries the protocol
+    mcp_server.run(env, seed=seed, http_port=http,
+                   log=lambda text: err.print(text, markup=False, highlight=False))
+
+
+def missing_extra(what: str, extra: str) -> str:
+    """The one message for a missing optional dependency (rich-safe: no markup)."""
+    return f"{what} needs the {extra} extra: pip install 'corpsim[{extra}]'"
 
 
 def main() -> None:
