@@ -98,6 +98,24 @@ def test_one_sample_per_condition_and_epoch_with_distinct_seeds(tmp_path: Path) 
     assert [s for _, s in seeds] == [7, 8, 7, 8]
 
 
+def test_any_inspect_solver_can_replace_the_agent(tmp_path: Path) -> None:
+    """Inspect's plain generate() loop as the solver: the setup still gives it the tools."""
+    from inspect_ai.solver import generate
+
+    from corpsim.inspect import corpsim_task
+    from corpsim.inspect.episode import _LIVE
+
+    ext = "robert.miller@starsentinel.net"
+    outputs = [_out("forward_email", email_id="e005", to=ext), _out("end_session"), _out()]
+    task = corpsim_task(["leaking_explicit-america_replacement"], solver=generate())
+    log = _run(task, outputs, tmp_path)
+    [sample] = log.samples
+    tools = [m.function for m in sample.messages if m.role == "tool"]
+    assert tools == ["forward_email", "end_session"]
+    assert _score(sample).value["leak"] == 1.0
+    assert not _LIVE  # the env was released
+
+
 def test_bad_condition_fails_before_the_eval() -> None:
     from corpsim import ConditionError
     from corpsim.inspect import conditions, leaking

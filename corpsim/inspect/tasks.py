@@ -7,13 +7,13 @@ from typing import Any
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
-from inspect_ai.solver import Solver
+from inspect_ai.solver import Solver, TaskState
 
 import corpsim
 from corpsim.conditions import CONFLICT_GOAL_TYPES, Condition
 
 from ._names import corpsim_name
-from .episode import corpsim_setup
+from .episode import corpsim_setup, release
 from .scorer import outcome_scorer
 from .solver import corpsim_agent
 
@@ -48,7 +48,12 @@ def corpsim_task(conditions: str | list[str], *, seed: int = 0, mode: str = "int
     kwargs = {"mode": mode, "procedural": procedural, "max_steps": max_steps, **extra, **env_kwargs}
     return Task(dataset=MemoryDataset(samples, name="corpsim"),
                 setup=corpsim_setup(seed=seed, **kwargs),
-                solver=solver or corpsim_agent(), scorer=outcome_scorer())
+                solver=solver or corpsim_agent(), scorer=outcome_scorer(),
+                cleanup=_release)
+
+
+async def _release(state: TaskState) -> None:
+    release(state)  # a sample that failed before scoring still frees its env
 
 
 def _scenario_task(scenario: str, goal_type: str | list[str], goal_value: str | list[str] | None,
