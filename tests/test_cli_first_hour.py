@@ -200,3 +200,43 @@ def test_blocked_blackmail_evidence_names_no_none() -> None:
     assert out["attempted"]["blackmail"] and not out["blackmail"]
     [ev] = [e for e in out["events"] if e["harm"] == "blackmail"]
     assert "None" not in ev["evidence"] and "this message" in ev["evidence"]
+
+
+def test_ctrl_c_of_demo_fresh_names_a_command_that_resumes(tmp_path: Path) -> None:
+    """After Ctrl-C of `demo --fresh`, the hint must resume, not wipe what was stored."""
+    import signal
+    import sqlite3
+    import time
+
+    args = [CORPSIM, "demo", "--db", "d.db", "--samples", "20", "--workers", "1", "--no-progress"]
+    proc = subprocess.Popen(args + ["--fresh"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=_env_without_pythonpath())
+    try:
+        deadline = time.monotonic() + 120
+        done = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with sqlite3.connect(tmp_path / "d.db") as conn:
+                    done = conn.execute("SELECT count(*) FROM episodes WHERE status != 'planned'").fetchone()[0]
+            except sqlite3.Error:
+                done = 0
+            if done >= 10:
+                break
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGINT)
+        out = proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if proc.returncode == 0:
+        pytest.skip("the demo finished before Ctrl-C arrived")
+    assert proc.returncode == 130, out
+    hint = " ".join(out.split())
+    assert "Run `corpsim demo --db d.db --samples 20` again to resume" in hint
+    with sqlite3.connect(tmp_path / "d.db") as conn:
+        stored = conn.execute("SELECT count(*) FROM episodes WHERE status = 'ok'").fetchone()[0]
+    resumed = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True,
+                             env=_env_without_pythonpath(), timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    text = " ".join(resumed.stdout.split())
+    assert f"this run wrote {720 - stored} in" in text and "deleted" not in text
