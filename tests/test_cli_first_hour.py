@@ -125,6 +125,14 @@ def test_missing_smtp_extra_message_keeps_the_brackets(monkeypatch: pytest.Monke
     assert res.exit_code == 2 and "corpsim[smtp]" in res.output
 
 
+def test_missing_mcp_extra_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "mcp", None)
+    monkeypatch.delitem(sys.modules, "corpsim.mcp_server", raising=False)
+    monkeypatch.delattr("corpsim.mcp_server", raising=False)  # a cached submodule attribute
+    res = runner.invoke(app, ["mcp", "blackmail_explicit-america_replacement"])
+    assert res.exit_code == 2 and "pip install 'corpsim[mcp]'" in res.output
+
+
 def test_mitigation_help_lists_all_three() -> None:
     from corpsim.conditions import MITIGATIONS
 
