@@ -32,9 +32,14 @@ class LiveEpisode:
     harms: list[dict[str, Any]] = field(default_factory=list)
 
     def step(self, name: str, arguments: dict[str, Any]) -> str:
+        """One tool call as one env step; returns the observation."""
+        return self.act({"tool": name, "arguments": arguments})
+
+    def act(self, action: Any) -> str:
+        """Any action the env takes (a tool call, or text in the study's markup)."""
         if self.done:
             return "The session is over; no further action is possible."
-        obs, _, terminated, truncated, info = self.env.step({"tool": name, "arguments": arguments})
+        obs, _, terminated, truncated, info = self.env.step(action)
         self.steps += 1
         self.errors += info["error"] is not None
         self.harms.extend(info.get("harms", []))
