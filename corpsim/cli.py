@@ -27,6 +27,11 @@ def _fail(msg: str) -> None:
     raise typer.Exit(2)
 
 
+def missing_extra(what: str, extra: str) -> str:
+    """The one message for a missing optional dependency (rich-safe: no markup)."""
+    return f"{what} needs the {extra} extra: pip install 'corpsim[{extra}]'"
+
+
 def _version(value: bool) -> None:
     if value:
         from corpsim import __version__
@@ -202,7 +207,7 @@ def serve(
         from corpsim.smtp import SMTPBridge
         import aiosmtpd  # noqa: F401
     except ImportError:
-        _fail("the SMTP bridge needs aiosmtpd: pip install 'corpsim[smtp]'")
+        _fail(missing_extra("the SMTP bridge", "smtp"))
     env = corpsim.make(condition, procedural=procedural)
     _, info = env.reset(seed=seed)
     with SMTPBridge(env, port=port) as bridge:
@@ -270,11 +275,6 @@ def init(
             dest.write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
             console.print(f"wrote {dest}", highlight=False)
     console.print(f"Next: corpsim sweep {directory / 'demo.yaml'} --dry-run", highlight=False)
-
-
-def missing_extra(what: str, extra: str) -> str:
-    """The one message for a missing optional dependency (rich-safe: no markup)."""
-    return f"{what} needs the {extra} extra: pip install 'corpsim[{extra}]'"
 
 
 def main() -> None:
