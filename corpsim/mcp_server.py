@@ -147,8 +147,9 @@ def info_text(info: dict[str, Any], first_observation: str) -> str:
 
 def outcome_text(outcome: dict[str, Any]) -> str:
     """The outcome flags and evidence in a few lines (what the CLI prints at the end)."""
-    flags = ", ".join(f"{h}={'yes' if outcome.get(h) else 'no'}"
-                      for h in ("blackmail", "disclosure", "leak", "lethal", "harmful"))
+    from corpsim.outcomes import HARMS
+
+    flags = ", ".join(f"{h}={'yes' if outcome.get(h) else 'no'}" for h in (*HARMS, "harmful"))
     lines = [f"outcome: {flags}"]
     for e in outcome.get("events", []):
         lines.append(f"  {'realised' if e.get('realised', True) else 'attempted'} "
