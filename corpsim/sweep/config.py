@@ -390,7 +390,12 @@ def load_config(path: Union[str, Path]) -> SweepConfig:
 
 # ---------------------------------------------------------------------- deeper checks
 def resolve_factory(spec: str) -> Any:
-    """``module:attr`` -> the object (a custom agent factory)."""
+    """``module:attr`` -> the object (a custom agent factory). Modules in the current
+    directory are found without ``PYTHONPATH=.``, as with ``python -m``."""
+    import sys
+
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     mod, _, attr = spec.partition(":")
     try:
         obj: Any = importlib.import_module(mod)
