@@ -35,6 +35,8 @@ def test_wheel_installs_and_runs_from_elsewhere(tmp_path):
     assert "corpsim/worlds/summitbridge/blackmail.yaml" in names
     assert "corpsim/worlds/prompts/system.j2" in names
     for asset in (ROOT / "corpsim" / "view").glob("*/*.*"):  # the viewer's templates, CSS, JS
+        if asset.parent.name == "__pycache__":
+            continue
         assert asset.relative_to(ROOT).as_posix() in names, f"{asset.name} is missing"
     assert not any(n.startswith(("agents/", "worlds/")) for n in names), "top-level shadowing"
     target = tmp_path / "site"
