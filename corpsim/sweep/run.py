@@ -84,8 +84,9 @@ def _config_json(cfg: SweepConfig) -> str:
 
     d = cfg.model_dump(mode="json")
     d["models"] = [scrub_settings(m) for m in d.get("models", [])]
-    if d.get("judge"):
-        d["judge"] = scrub_settings(d["judge"])
+    for k in ("monitor", "outcome_judge"):
+        if d.get(k):
+            d[k] = scrub_settings(d[k])
     return json.dumps(d, sort_keys=True)
 
 
