@@ -279,11 +279,11 @@ def test_the_judge_is_the_llm_monitor(tmp_path):
     from corpsim.sweep.config import ConfigError, validate
 
     with pytest.raises(ConfigError, match="mitigations: \\[monitor\\]"):
-        validate(config(judge={"model": "openai/gpt-4o-mini", "mock_response": "BLOCK"}))
+        validate(config(monitor={"model": "openai/gpt-4o-mini", "mock_response": "BLOCK"}))
     db = tmp_path / "r.db"
     for verdict in ("BLOCK", "ALLOW"):
         cfg = config(experiment_id=f"judge-{verdict}", agents=["self_preserving"], samples=1,
-                     judge={"model": "openai/gpt-4o-mini", "mock_response": verdict},
+                     monitor={"model": "openai/gpt-4o-mini", "mock_response": verdict},
                      expansions=[{"scenarios": ["murder"], "mitigations": ["monitor"]}])
         run(cfg, db)
     eps = results.load_episodes(db).set_index("sweep_id")
