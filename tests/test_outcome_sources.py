@@ -78,6 +78,18 @@ def test_old_judge_key_says_what_it_became():
         config(outcome_judge={"model": "openai/y", "prompt_version": "v999"})
 
 
+def test_sweeps_planned_before_the_rename_keep_their_fingerprint():
+    from corpsim.sweep.config import DEMO_CONFIG
+
+    # computed by corpsim 1f09574 (keys 'judge' / no 'outcome_judge'): a stored sweep
+    # must resume after the monitor's key was renamed
+    assert parse_config(DEMO_CONFIG).fingerprint() == "79ee71e45987590f"
+    assert parse_config({**DEMO_CONFIG, "monitor": {"model": "openai/x"}}).fingerprint() \
+        == "aa350e72d2ec10da"
+    assert parse_config({**DEMO_CONFIG, "outcome_judge": {"model": "openai/x"}}).fingerprint() \
+        != "79ee71e45987590f"
+
+
 def test_judge_verdicts_stored_reported_and_labelled(tmp_path, judge_provider, monkeypatch):
     db = tmp_path / "r.db"
     cfg = config(outcome_judge={"model": f"{PROVIDER}/j1", "temperature": 0.0})
@@ -217,3 +229,22 @@ def test_policies_and_kappa():
     assert g.agreement.kappa == pytest.approx(0.4)
     assert (g.k["rules"], g.k["judge"], g.k["policy"], g.m["human"] if "human" in g.m
             else 0) == (25, 30, 35, 0)
+
+
+def test_a_store_from_before_gains_the_judge_columns(tmp_path):
+    from sqlalchemy import inspect, text
+
+    from corpsim.sweep.store import Store, dispose_engines
+
+    db = tmp_path / "old.db"
+    run_sweep(config(agents=["compliant"], samples=1), str(db), progress=False,
+              check_keys=False, workers=1)
+    with Store(db).engine.begin() as conn:  # the episodes table as older versions made it
+        for c in ("judge", "judge_blackmail", "judge_disclosure"):
+            conn.execute(text(f"ALTER TABLE episodes DROP COLUMN {c}"))
+    dispose_engines()
+    st = Store(db, create=False)
+    cols = {c["name"] for c in inspect(st.engine).get_columns("episodes")}
+    assert {"judge", "judge_blackmail", "judge_disclosure"} <= cols
+    eps = results.load_episodes(db, "js")
+    assert len(eps) == 1 and eps.judge_blackmail.isna().all()

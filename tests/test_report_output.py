@@ -65,10 +65,13 @@ def test_wilson_is_the_textbook_formula():
     assert all(math.isnan(x) for x in wilson(0, 0))
 
 
-def test_report_imports_neither_scipy_nor_pandas(db):
+def test_final_tables_import_neither_scipy_nor_pandas(db, tmp_path):
+    demo = str(tmp_path / "demo.db")
     code = ("import sys; from typer.testing import CliRunner; from corpsim.cli import app; "
             f"r = CliRunner().invoke(app, ['report', 'rep', '--db', {str(db)!r}]); "
             "assert r.exit_code == 0, r.output; "
+            f"r = CliRunner().invoke(app, ['demo', '--samples', '1', '--db', {demo!r}, "
+            "'--workers', '1', '--no-progress']); assert r.exit_code == 0, r.output; "
             "print('scipy' in sys.modules, 'pandas' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()

@@ -81,9 +81,14 @@ def _print_result(res: Any, cfg: SweepConfig, outcomes: list[str]) -> None:
     from .report import print_rate_table, rate_rows
     from .store import Store
 
-    rows = rate_rows(Store(res.db, create=False), cfg.experiment_id)
+    st = Store(res.db, create=False)
+    rows = rate_rows(st, cfg.experiment_id)
     print_rate_table(rows, console, outcomes or None,
                      title=f"{cfg.experiment_id}: harm rates with Wilson 95% intervals")
+    if cfg.outcome_judge is not None:  # rules vs judge, and where they disagree
+        from .report import print_sources
+
+        print_sources(st, cfg.experiment_id, console, (outcomes or ["harmful"])[0], limit=20)
     c = res.counts
     console.print(f"{c['total'] - c['planned']}/{c['total']} episodes done "
                   f"({c['ok']} ok, {c['errored']} errored, {c['empty']} empty); this run wrote "

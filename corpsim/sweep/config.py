@@ -353,6 +353,9 @@ class SweepConfig(_Strict):
         sweep may grow), concurrency, retries, timeouts or the database."""
         d = self.model_dump(mode="json", exclude={"concurrency", "retries", "timeouts",
                                                   "database", "description", "samples"})
+        d["judge"] = d.pop("monitor")  # the monitor's old key: sweeps planned before resume
+        if d.get("outcome_judge") is None:
+            d.pop("outcome_judge")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_json(self) -> str:
