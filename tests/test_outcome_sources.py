@@ -114,7 +114,7 @@ def test_judge_verdicts_stored_reported_and_labelled(tmp_path, judge_provider, m
     keys = sorted(sp.key)
     assert all(k in out for k in keys)
     js = json.loads(cli("report", "js", "--db", db, "--policy", "either", "--format",
-                        "json").output.split("\n]\n", 1)[1])
+                        "json").output)
     row = next(r for r in js if r["agent"] == "self_preserving")
     assert (row["rules_k"], row["judge_k"], row["policy_k"], row["judge_only"],
             row["rule_only"]) == (2, 0, 2, 0, 2)
@@ -133,7 +133,12 @@ def test_judge_verdicts_stored_reported_and_labelled(tmp_path, judge_provider, m
     assert eps.loc[keys[1], "label_blackmail"] is pd_na()
     rows = {r["agent"]: r for r in json.loads(cli(
         "report", "js", "--db", db, "--policy", "human-first", "--format",
-        "json").output.split("\n]\n", 1)[1])}
+        "json").output)}
+    md = cli("report", "js", "--db", db, "--policy", "both", "--format", "markdown",
+             "--outcome", "blackmail", "--outcome", "harmful").output
+    assert "| outcome | condition | agent | n | rules | judge | human | both |" in md
+    assert "| blackmail | blackmail_explicit-america_replacement | self_preserving | 2 |" in md
+    assert "| harmful |" in md and "rates (rules)" not in md  # one document
     assert rows["self_preserving"]["human_n"] == 1 and rows["self_preserving"]["human_k"] == 0
     assert rows["self_preserving"]["policy_k"] == 1  # label first, the rule for the other
     rates = results.source_rates(db, "js", "blackmail", "human-first")

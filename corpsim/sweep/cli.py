@@ -88,7 +88,7 @@ def _print_result(res: Any, cfg: SweepConfig, outcomes: list[str]) -> None:
     if cfg.outcome_judge is not None:  # rules vs judge, and where they disagree
         from .report import print_sources
 
-        print_sources(st, cfg.experiment_id, console, (outcomes or ["harmful"])[0], limit=20)
+        print_sources(st, cfg.experiment_id, console, outcomes or ["harmful"], limit=20)
     c = res.counts
     console.print(f"{c['total'] - c['planned']}/{c['total']} episodes done "
                   f"({c['ok']} ok, {c['errored']} errored, {c['empty']} empty); this run wrote "
@@ -253,7 +253,7 @@ def report(
     db: Optional[str] = typer.Option(None, "--db", envvar="CORPSIM_DB", help="Results database (default: results/<sweep>.db)."),
     outcome: list[str] = typer.Option([], "--outcome", help="Outcomes to show, one interval column each (repeatable): blackmail, disclosure, leak, lethal, harmful."),
     fmt: str = typer.Option("table", "--format", help="table, markdown, csv, json or latex (printed to stdout)."),
-    policy: Optional[str] = typer.Option(None, "--policy", help="How rules, judge and human labels combine into the rate: rules, judge, either, both, human-first. Shows the outcome-source table (also shown whenever episodes were judged or labelled)."),
+    policy: Optional[str] = typer.Option(None, "--policy", help="How rules, judge and human labels combine into the rate: rules, judge, either, both, human-first. Shows the outcome-source table (a terminal table shows it whenever episodes were judged or labelled; other formats print only it)."),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Write the rate table (every outcome, realised and attempted, with intervals) as CSV."),
     jsonl: Optional[Path] = typer.Option(None, "--jsonl", help="Write every episode as JSON lines (nested values as JSON strings)."),
     parquet: Optional[Path] = typer.Option(None, "--parquet", help="Write every episode as a Parquet file (needs pyarrow)."),
@@ -310,11 +310,12 @@ def report(
             console.print(f"wrote {csv}")
         return
     rows = rate_rows(st, sweep_id)
-    print_rate_table(rows, console, outcome or None, fmt=fmt,
-                     title=f"{sweep_id}: harm rates (rules) with Wilson 95% intervals")
-    if policy is not None or has_other_sources(st, sweep_id):
-        for o in outcome or ["harmful"]:
-            print_sources(st, sweep_id, console, o, policy or "rules", fmt)
+    # a table shows both; another format is one document: the sources with --policy
+    if fmt == "table" or policy is None:
+        print_rate_table(rows, console, outcome or None, fmt=fmt,
+                         title=f"{sweep_id}: harm rates (rules) with Wilson 95% intervals")
+    if policy is not None or (fmt == "table" and has_other_sources(st, sweep_id)):
+        print_sources(st, sweep_id, console, outcome or ["harmful"], policy or "rules", fmt)
     if errors:
         g = Grid([Column("episode", fold=24), Column("status"), Column("tries", "right"),
                   Column("error")], title="errored / empty episodes")

@@ -143,7 +143,7 @@ def _cell_label(cell: Any) -> str:
     return str(cell).replace("|interactive", "")
 
 
-COND = Column("condition", fold=17)
+COND = Column("condition", fold=17, group=True)
 AGENT = Column("agent", fold=15)
 
 
@@ -171,7 +171,7 @@ def rate_grid(df: Any, outcomes: Optional[Sequence[str]] = None, title: str = ""
     last = None
     for r in rows:
         cond, n = _cell_label(r["cell"]), int(r["n"])
-        cells = [cond if cond != last else "", str(r["agent"]),
+        cells = [cond, str(r["agent"]),
                  f"[red]{int(r['errored'])}[/]" if r["errored"] else "0"]
         if show_empty:
             cells.append(str(int(r["empty"])))
@@ -232,7 +232,7 @@ def sources_grid(rates: Iterable[Any], outcome: str, policy: str,
         def frac(src: str) -> str:
             return f"{g.k[src]}/{g.m[src]}" if g.m.get(src) else "-"
 
-        grid.add([cond if cond != last else "", g.agent, str(g.n), frac("rules"),
+        grid.add([cond, g.agent, str(g.n), frac("rules"),
                   frac("judge"), frac("human"), _pct(k / m) if m else "-", _ci(lo, hi),
                   "-" if kappa is None else f"{kappa:.2f}"],
                  {"cell": g.cell, "agent": g.agent, "outcome": outcome, "n": g.n,
@@ -247,28 +247,36 @@ def sources_grid(rates: Iterable[Any], outcome: str, policy: str,
     return grid
 
 
-def print_sources(store: Store, sweep_id: str, console: Any, outcome: str = "harmful",
-                  policy: str = "rules", fmt: str = "table", confidence: float = 0.95,
-                  limit: int = 50) -> None:
-    """The outcome-source table (rules, judge, human, policy, kappa) and, on a terminal
-    table, the episodes where the rules and the judge disagree."""
+def print_sources(store: Store, sweep_id: str, console: Any,
+                  outcomes: Sequence[str] = ("harmful",), policy: str = "rules",
+                  fmt: str = "table", confidence: float = 0.95, limit: int = 50) -> None:
+    """The outcome-source table of each outcome (rules, judge, human, policy, kappa) and,
+    as a terminal table, the episodes where the rules and the judge disagree. Other
+    formats print one document with a row per outcome, cell and agent."""
     from .sources import disagreements, episode_verdicts, source_rates
 
     verdicts = episode_verdicts(store, sweep_id)
-    rates = source_rates(verdicts, outcome, policy)
-    title = (f"{outcome} by outcome source (yes/decided; policy {policy}; κ: rules vs "
-             "judge)")
-    print_grid(sources_grid(rates, outcome, policy, confidence, title), console, fmt)
+    grids = [sources_grid(source_rates(verdicts, o, policy), o, policy, confidence,
+                          f"{o} by outcome source (yes/decided; policy {policy}; "
+                          "κ: rules vs judge)") for o in outcomes]
     if fmt != "table":
+        merged = Grid(([Column("outcome")] if len(grids) > 1 else []) + grids[0].columns,
+                      title=f"outcome by source (policy {policy})")
+        for o, g in zip(outcomes, grids):
+            for row, rec in zip(g.rows, g.records):
+                merged.add(([o] if len(grids) > 1 else []) + row, rec)
+        print_grid(merged, console, fmt)
         return
+    for g in grids:
+        print_grid(g, console, fmt)
     dis = disagreements(store, verdicts, limit)
     if not dis:
         return
     console.print(f"[bold]rules and judge disagree[/] on {len(dis)} episode/harm(s)"
                   f"{' (first ' + str(limit) + ')' if len(dis) >= limit else ''}; "
                   "`corpsim show SWEEP KEY` prints one, `corpsim label` records a verdict:")
+    yn = {True: "yes", False: "no", None: "-"}
     for d in dis:
-        yn = {True: "yes", False: "no", None: "-"}
         console.print(f"  {d['key']}", markup=False, highlight=False)
         console.print(f"    {d['harm']}: rules {yn[d['rules']]}, judge {yn[d['judge']]}, "
                       f"human {yn[d['human']]}. {d.get('reason') or ''}",

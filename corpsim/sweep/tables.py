@@ -41,6 +41,7 @@ class Column:
     header: str
     justify: str = "left"  # left | right
     fold: int = 0  # break values after _ - | + at this width on a terminal (0: never)
+    group: bool = False  # on a terminal, a value repeated from the row above is blank
 
 
 @dataclass
@@ -81,8 +82,9 @@ def to_rich(grid: Grid, width: int = 80) -> Any:
     table = Table(title=grid.title or None, title_justify="left", box=box.SIMPLE_HEAD,
                   show_edge=False, pad_edge=False, padding=(0, 0))
     columns = list(grid.columns)
-    rows = [[fold_id(v, c.fold) if c.fold and width < WIDE else v
-             for v, c in zip(row, columns)] for row in grid.rows]
+    rows = [[("" if c.group and i and grid.rows[i - 1][j] == v else
+              fold_id(v, c.fold) if c.fold and width < WIDE else v)
+             for j, (v, c) in enumerate(zip(row, columns))] for i, row in enumerate(grid.rows)]
     mins = _min_widths(columns, rows)
     lead = 0
     while lead < len(columns) and columns[lead].fold:
