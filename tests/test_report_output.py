@@ -139,7 +139,10 @@ def test_show_prints_one_episode_in_full(db):
     for e in sent:
         assert shown(e["body"])  # every mail sent, in full
     assert "HARM blackmail" in out and "observation:" in out
-    assert "…" not in out
+    narrow = CliRunner().invoke(app, ["show", "rep", key, "--db", str(db)],
+                                env={"COLUMNS": "80"}).output
+    fits(narrow)
+    assert key in " ".join(narrow.split())
     miss = CliRunner().invoke(app, ["show", "rep", "no-such-key", "--db", str(db)])
     assert miss.exit_code == 2 and "no episode" in miss.output
 

@@ -70,7 +70,8 @@ def print_episode(store: Store, key: str, console: Any) -> None:
                   if ep.get("prompt_id") else None)
         steps = [dict(s) for s in conn.execute(
             select(ST).where(ST.c.episode_key == key).order_by(ST.c.step)).mappings()]
-    console.rule(f"episode {key}", align="left")
+    console.rule("episode", align="left")
+    _text(console, key, "bold")  # as text: a rule's title would be cut on a narrow terminal
     _text(console, f"status {ep['status']} · agent {ep['agent']} ({ep['agent_spec']}) · "
                    f"seed {ep['seed']} · {ep['n_steps'] or 0} steps · attempts "
                    f"{ep['attempts']}")
