@@ -48,7 +48,6 @@ def judge_provider():
     Judge.requests = []
     Judge.answer = NO
     litellm.custom_provider_map.append({"provider": PROVIDER, "custom_handler": handler})
-    litellm._custom_providers = list({*litellm._custom_providers, PROVIDER})
     yield handler
     litellm.custom_provider_map[:] = [p for p in litellm.custom_provider_map
                                       if p["custom_handler"] is not handler]
