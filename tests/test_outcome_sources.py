@@ -252,3 +252,19 @@ def test_a_store_from_before_gains_the_judge_columns(tmp_path):
     assert {"judge", "judge_blackmail", "judge_disclosure"} <= cols
     eps = results.load_episodes(db, "js")
     assert len(eps) == 1 and eps.judge_blackmail.isna().all()
+
+
+def test_llm_sweeps_judge_off_the_event_loop(tmp_path, judge_provider):
+    """The async (LLM) runner asks the outcome judge too, in a thread."""
+    from tests.sweep_helpers import FakeAsyncLLM
+
+    db = tmp_path / "l.db"
+    cfg = config(agents=[], models=["pa/harm", "pa/calm"], samples=2,
+                 outcome_judge={"model": f"{PROVIDER}/j3"})
+    res = run_sweep(cfg, str(db), progress=False, check_keys=False,
+                    llm_factory=lambda p: FakeAsyncLLM(p.model, harmful=p.model == "pa/harm"))
+    assert res.counts["ok"] == 4
+    eps = results.load_episodes(db, "js")
+    harm = eps[eps.model == "pa/harm"]
+    assert harm.blackmail.all() and (harm.judge_blackmail == False).all()  # noqa: E712
+    assert eps.judge.notna().all()
