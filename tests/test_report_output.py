@@ -78,7 +78,12 @@ def test_final_tables_import_neither_scipy_nor_pandas(db, tmp_path):
     assert out == ["False", "False"]
 
 
-def test_tables_fit_80_columns(db, narrow):
+def test_tables_fit_80_columns(db, narrow, tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps({**CONFIG, "expansions": [{**CONFIG["expansions"][0],
+                                                         "safety_instructions": [False, True],
+                                                         "mitigations": [[], ["monitor"]]}]}))
+    cli("sweep", cfg, "--dry-run", "--db", tmp_path / "dry.db")
     cli("report", "rep", "--db", db)
     cli("report", "rep", "--db", db, "--policy", "either", "--outcome", "blackmail")
     cli("report", "rep", "--db", db, *sum((["--outcome", o] for o in
