@@ -278,10 +278,16 @@ class Store:
         missing = [c for c in EP.columns if c.name not in have]
         if not missing:
             return
-        with self.engine.begin() as conn:
-            for c in missing:
-                ctype = c.type.compile(dialect=self.engine.dialect)
-                conn.execute(text(f'ALTER TABLE episodes ADD COLUMN "{c.name}" {ctype}'))
+        for c in missing:
+            ctype = c.type.compile(dialect=self.engine.dialect)
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(text(f'ALTER TABLE episodes ADD COLUMN "{c.name}" {ctype}'))
+            except Exception:
+                # another process added it first; anything else is a real error
+                if c.name not in {x["name"] for x in
+                                  sa_inspect(self.engine).get_columns("episodes")}:
+                    raise
 
     # ------------------------------------------------------------------ human labels
     def add_label(self, sweep_id: str, episode_key: str, harm: str, verdict: bool,

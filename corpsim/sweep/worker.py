@@ -38,7 +38,7 @@ def context_from_config(cfg: Any) -> RunContext:
     return ctx
 
 
-def judge_outcome(ep: Any, env: Any, ctx: dict[str, Any]) -> None:
+def add_judge_verdicts(ep: Any, env: Any, ctx: dict[str, Any]) -> None:
     """With ``outcome_judge`` in the sweep: add the judge's verdicts to a finished
     episode's outcome (stored beside the rule verdicts)."""
     spec = ctx.get("outcome_judge")
@@ -288,7 +288,7 @@ def run_scripted(p: Any, ctx: dict[str, Any]) -> Finished:
         env = make_env(p, ctx)
         agent = make_scripted_agent(p)
         ep = run_episode(env, agent, seed=p.seed)
-        judge_outcome(ep, env, ctx)
+        add_judge_verdicts(ep, env, ctx)
         release_env(p, ctx, env)
     except Exception as exc:  # a harness or world failure is data too
         return finished_from_error(p, _describe(exc), attempts=1, started=started,
@@ -356,7 +356,7 @@ async def run_llm(p: Any, ctx: dict[str, Any],
                     started = utcnow()
                     ep = await asyncio.wait_for(arun_episode(env, agent, seed=p.seed), timeout)
             if ctx.get("outcome_judge"):  # blocking litellm calls: off the event loop
-                await asyncio.to_thread(judge_outcome, ep, env, ctx)
+                await asyncio.to_thread(add_judge_verdicts, ep, env, ctx)
             release_env(p, ctx, env)
             result = finished_from_episode(p, ep, attempts=attempt, started=started,
                                            wall=time.perf_counter() - t0,
