@@ -203,3 +203,40 @@ def test_sweep_prints_progress_when_not_a_terminal(tmp_path, monkeypatch):
     out = CliRunner().invoke(app, ["sweep", str(cfg), "--db", str(tmp_path / "p.db"),
                                    "--workers", "1", "--no-check-keys"]).output
     assert "prog 16/16 done · ok 16 · errored 0" in out
+
+
+def test_jsonl_types_hold_across_loader_chunks(tmp_path, monkeypatch):
+    """datasets reads JSON in chunks and casts each to the first chunk's types: a field
+    that is null at first and text later (an error) must not break it."""
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    db = tmp_path / "mix.db"
+    cfg = {**CONFIG, "experiment_id": "mix", "samples": 1,
+           "agents": ["compliant", "random", "tests.sweep_helpers:Crashing"],
+           "retries": {"attempts": 0}}
+    run_sweep(parse_config(cfg), str(db), progress=False, check_keys=False, workers=1)
+    from corpsim import results
+
+    eps = results.load_episodes(db, "mix")
+    assert eps.error.notna().any() and eps.error.isna().any()
+    path = tmp_path / "mix.jsonl"
+    assert results.export_jsonl(db, "mix", str(path)) == len(eps)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    recs = [json.loads(x) for x in lines]
+
+    def typed(rs):  # fields (steps' too) with a value in these records
+        return ({k for r in rs for k, v in r.items() if v is not None}
+                | {f"steps.{k}" for r in rs for st in r["steps"] for k, v in st.items()
+                   if v is not None})
+
+    want = typed(recs)
+    prefix = next(i for i in range(1, len(recs) + 1) if typed(recs[:i]) == want)
+    assert prefix < len(recs) // 2  # the episodes that type every field come first
+    # datasets takes its types from the first chunk: make it exactly that prefix
+    ds = datasets.load_dataset("json", data_files=str(path), split="train",
+                               cache_dir=str(tmp_path / "hf"),
+                               chunksize=len("".join(lines[:prefix]).encode()))
+    assert ds.num_rows == len(eps)
+    assert sorted(ds["key"]) == sorted(eps.key)
+    errored = [r for r in ds if r["status"] == "errored"]
+    assert errored and all("crashed on purpose" in r["error"] for r in errored)

@@ -339,10 +339,32 @@ _STEP_FIELDS = ("step", "action", "reasoning", "observation", "events", "harms",
                 "error", "reward", "clock", "usage")
 
 
-def _export_batches(store: Store, sweep_id: str, with_steps: bool,
-                    batch: int = 500) -> Iterable[list[dict[str, Any]]]:
+def _typing_keys(conn: Any, sweep_id: str, with_steps: bool) -> list[str]:
+    """For each nullable field that has a value somewhere in the sweep, the first episode
+    that has one. Written first, they let loaders that infer types from the start of a
+    file (``datasets`` reads JSON in chunks and casts later chunks to the first one's
+    types) see every field's type, instead of a null that cannot hold a later string."""
+    from sqlalchemy import case, func, select
+
+    from .store import ST
+
+    cols = [c for c in EP.columns if c.nullable and not c.primary_key]
+    firsts = [func.min(case((c.is_not(None), EP.c.key))) for c in cols]
+    keys = set(conn.execute(select(*firsts).where(EP.c.sweep_id == sweep_id)).one())
+    if with_steps:
+        keys.add(conn.execute(select(func.min(EP.c.key)).where(
+            EP.c.sweep_id == sweep_id, EP.c.n_steps > 0)).scalar())
+        for f in ("reasoning", "error"):
+            keys.add(conn.execute(select(func.min(ST.c.episode_key)).where(
+                ST.c.sweep_id == sweep_id, ST.c[f].is_not(None))).scalar())
+    return sorted(k for k in keys if k is not None)
+
+
+def _export_batches(store: Store, sweep_id: str, with_steps: bool, batch: int = 500,
+                    typed_first: bool = False) -> Iterable[list[dict[str, Any]]]:
     """Episodes of a sweep as flat records (datetimes as ISO text, nested values as JSON
-    strings), with ``steps`` (a list of flat step records) when ``with_steps``."""
+    strings), with ``steps`` (a list of flat step records) when ``with_steps``; in key
+    order, after the :func:`_typing_keys` episodes with ``typed_first``."""
     from sqlalchemy import select
 
     from .store import ST
@@ -350,10 +372,15 @@ def _export_batches(store: Store, sweep_id: str, with_steps: bool,
     with store.engine.connect() as conn:
         keys = list(conn.execute(select(EP.c.key).where(EP.c.sweep_id == sweep_id)
                                  .order_by(EP.c.key)).scalars())
+        if typed_first:
+            first = _typing_keys(conn, sweep_id, with_steps)
+            seen = set(first)
+            keys = first + [k for k in keys if k not in seen]
         for i in range(0, len(keys), batch):
             part = keys[i:i + batch]
-            eps = [dict(r) for r in conn.execute(select(EP).where(EP.c.key.in_(part))
-                                                  .order_by(EP.c.key)).mappings()]
+            rows = {r["key"]: dict(r) for r in conn.execute(
+                select(EP).where(EP.c.key.in_(part))).mappings()}
+            eps = [rows[k] for k in part]
             steps: dict[str, list[dict[str, Any]]] = {}
             if with_steps:
                 for s in conn.execute(select(ST).where(ST.c.episode_key.in_(part))
@@ -373,14 +400,15 @@ def export_episodes_jsonl(store: Store | str, sweep_id: str, path: str | Path,
                           with_steps: bool = False, batch: int = 500) -> int:
     """One JSON object per episode (every column; nested values as JSON strings), with
     its steps as a list when ``with_steps``. Loads with pandas (``read_json(lines=True)``),
-    pyarrow and ``datasets.load_dataset("json")``. Streams, so any sweep size fits.
-    Returns the count."""
+    pyarrow and ``datasets.load_dataset("json")``: episodes are in key order, except that
+    the first episode to give each field a value comes first (see :func:`_typing_keys`).
+    Streams, so any sweep size fits. Returns the count."""
     store = store if isinstance(store, Store) else Store(store, create=False)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     n = 0
     with p.open("w", encoding="utf-8") as fh:
-        for eps in _export_batches(store, sweep_id, with_steps, batch):
+        for eps in _export_batches(store, sweep_id, with_steps, batch, typed_first=True):
             for e in eps:
                 fh.write(json.dumps(e, default=str, ensure_ascii=False) + "\n")
                 n += 1
