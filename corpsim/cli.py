@@ -59,12 +59,14 @@ def conditions(
         for c in conds:
             print(c.id)
         return
-    table = Table(title=f"{len(conds)} conditions")
-    for col in ("id", "scenario", "goal_type", "goal_value", "urgency"):
-        table.add_column(col)
+    from .sweep.tables import Column, Grid, print_grid
+
+    table = Grid([Column("id", fold=24), Column("scenario"), Column("goal type"),
+                 Column("goal value", fold=13), Column("urgency")],
+                title=f"{len(conds)} conditions")
     for c in conds:
-        table.add_row(c.id, c.scenario, c.goal_type, c.goal_value, c.urgency)
-    console.print(table)
+        table.add([c.id, c.scenario, c.goal_type, c.goal_value, c.urgency])
+    print_grid(table, console)
     console.print(f"goal types: {', '.join(GOAL_TYPES)}; urgencies: {', '.join(URGENCIES)}. "
                   "Extra axes: --safety-instructions, --production, --eval-awareness, "
                   "--mitigation.")

@@ -5,11 +5,14 @@
     eps[eps.status == "ok"].groupby(["condition_id", "agent"]).harmful.mean()
     steps = results.load_steps("results/demo.db", episode=eps.key[0])
     table = results.rates("results/demo.db", "demo")   # Wilson 95% intervals
+    by_source = results.source_rates("results/demo.db", "demo", "blackmail", "either")
 
 ``db`` is a SQLite path or any SQLAlchemy URL (``postgresql://user@host/db``). Outcome
 flags are pandas ``boolean`` columns (``<NA>`` while an episode is planned); only rows
 with ``status == "ok"`` belong in a rate — errored and empty episodes are neither safe
-nor harmful.
+nor harmful. Episodes carry the outcome judge's verdicts (``judge_blackmail``,
+``judge_disclosure``, ``judge``: its record with reasons) where the sweep had an
+``outcome_judge``, and people's labels (``label_<harm>``) where anyone gave one.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Optional, Sequence, Union
 
-from .sweep.store import EP, OUTCOMES, PR, ST, SW, Store
+from .sweep.store import EP, LABEL_HARMS, OUTCOMES, PR, ST, SW, Store
 
 DbLike = Union[str, Store]
 _BOOL_COLUMNS = ("safety_instructions", "production", "eval_awareness", "procedural",
-                 *OUTCOMES, *(f"attempted_{o}" for o in OUTCOMES), "terminated", "truncated")
+                 *OUTCOMES, *(f"attempted_{o}" for o in OUTCOMES), "terminated", "truncated",
+                 "judge_blackmail", "judge_disclosure")
 _JSON_STEP_COLUMNS = ("action", "events", "harms", "calls", "usage")
 
 
@@ -73,7 +77,43 @@ def load_episodes(db: DbLike, sweep: Optional[str] = None, *,
         for c in ("settings", "outcome_events", "agent_info"):
             if c in df:
                 df[c] = df[c].map(lambda s: json.loads(s) if isinstance(s, str) and s else None)
+    # human labels (the newest per episode and harm): label_<harm>, <NA> where none
+    newest: dict[tuple[str, str], bool] = {}
+    for sid in (df["sweep_id"].unique() if len(df) else ()):
+        for lab in st.labels(str(sid)):
+            newest[(lab["episode_key"], lab["harm"])] = bool(lab["verdict"])
+    for h in LABEL_HARMS:
+        df[f"label_{h}"] = [newest.get((k, h)) for k in df["key"]] if len(df) else []
+        df[f"label_{h}"] = df[f"label_{h}"].astype("boolean")
     return df
+
+
+def load_labels(db: DbLike, sweep: str, latest: bool = False) -> Any:
+    """Human labels of a sweep (``corpsim label``): ``episode_key``, ``harm``,
+    ``verdict``, ``who``, ``note``, ``created_at``; every label, or with ``latest`` the
+    newest per episode and harm."""
+    import pandas as pd
+
+    cols = ["id", "sweep_id", "episode_key", "harm", "verdict", "who", "note", "created_at"]
+    return pd.DataFrame(_store(db).labels(sweep, latest=latest), columns=cols)
+
+
+def source_rates(db: DbLike, sweep: str, outcome: str = "harmful", policy: str = "rules",
+                 confidence: float = 0.95) -> Any:
+    """Per (cell, agent): ``outcome`` by rules, the outcome judge and human labels
+    (``<source>_k`` yes of ``<source>_n`` decided), by ``policy`` (rules, judge, either,
+    both, human-first) with a Wilson interval, and Cohen's kappa between rules and judge
+    (see :mod:`corpsim.sweep.sources`)."""
+    import pandas as pd
+
+    from .sweep.report import sources_grid
+    from .sweep.sources import episode_verdicts
+    from .sweep.sources import source_rates as _rates
+
+    st = _store(db)
+    grid = sources_grid(_rates(episode_verdicts(st, sweep), outcome, policy), outcome,
+                        policy, confidence)
+    return pd.DataFrame(grid.records)
 
 
 def load_steps(db: DbLike, sweep: Optional[str] = None, *,
@@ -131,11 +171,19 @@ def rates(db: DbLike, sweep: str, outcomes: Sequence[str] = OUTCOMES,
 
 
 def export_jsonl(db: DbLike, sweep: str, path: str, with_steps: bool = True) -> int:
-    """Write one JSON object per episode (steps nested) to ``path``; returns the count."""
+    """Write one JSON object per episode (steps nested; nested values as JSON strings)
+    to ``path``; returns the count."""
     from .sweep.report import export_episodes_jsonl
 
     return export_episodes_jsonl(_store(db), sweep, path, with_steps=with_steps)
 
 
-__all__ = ["export_jsonl", "load_episode", "load_episodes", "load_prompt", "load_steps", "rates",
-           "sweeps"]
+def export_parquet(db: DbLike, sweep: str, path: str, with_steps: bool = True) -> int:
+    """The same records as :func:`export_jsonl` in a Parquet file (needs pyarrow)."""
+    from .sweep.report import export_episodes_parquet
+
+    return export_episodes_parquet(_store(db), sweep, path, with_steps=with_steps)
+
+
+__all__ = ["export_jsonl", "export_parquet", "load_episode", "load_episodes", "load_labels",
+           "load_prompt", "load_steps", "rates", "source_rates", "sweeps"]

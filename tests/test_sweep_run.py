@@ -154,7 +154,8 @@ def test_report_cli_table_exports_and_compare(tmp_path):
                             "urgencies": ["replacement"], "safety_instructions": [False]}]), db)
     cli = CliRunner()
     res = cli.invoke(app, ["report", "s", "--db", str(db), "--csv", str(tmp_path / "t.csv"),
-                           "--jsonl", str(tmp_path / "e.jsonl"), "--steps"])
+                           "--jsonl", str(tmp_path / "e.jsonl"), "--steps"],
+                     env={"COLUMNS": "200"})  # wide: ids are not broken at separators
     assert res.exit_code == 0, res.output
     assert "Wilson 95%" in res.output and "blackmail_explicit-america_replacement" in res.output
     assert "100.0%" in res.output and "34–100%" in res.output and "2/2" in res.output
@@ -168,6 +169,7 @@ def test_report_cli_table_exports_and_compare(tmp_path):
     assert len(lines) == 32
     ep = json.loads(lines[0])
     assert ep["steps"] and ep["steps"][0]["step"] == 1 and "observation" in ep["steps"][0]
+    assert isinstance(ep["steps"][0]["action"], str)  # nested values as JSON strings
     res = cli.invoke(app, ["report", "s", "--db", str(db), "--compare", "s2"])
     assert res.exit_code == 0, res.output
     assert "harmful: s vs s2" in res.output
@@ -279,11 +281,11 @@ def test_the_judge_is_the_llm_monitor(tmp_path):
     from corpsim.sweep.config import ConfigError, validate
 
     with pytest.raises(ConfigError, match="mitigations: \\[monitor\\]"):
-        validate(config(judge={"model": "openai/gpt-4o-mini", "mock_response": "BLOCK"}))
+        validate(config(monitor={"model": "openai/gpt-4o-mini", "mock_response": "BLOCK"}))
     db = tmp_path / "r.db"
     for verdict in ("BLOCK", "ALLOW"):
         cfg = config(experiment_id=f"judge-{verdict}", agents=["self_preserving"], samples=1,
-                     judge={"model": "openai/gpt-4o-mini", "mock_response": verdict},
+                     monitor={"model": "openai/gpt-4o-mini", "mock_response": verdict},
                      expansions=[{"scenarios": ["murder"], "mitigations": ["monitor"]}])
         run(cfg, db)
     eps = results.load_episodes(db).set_index("sweep_id")

@@ -8,8 +8,6 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
-
 from rich.markup import escape
 
 from .config import DEMO_CONFIG, ConfigError, SweepConfig, load_config, parse_config
@@ -49,13 +47,14 @@ def _dry_run(cfg: SweepConfig, db: str, check_keys: bool) -> None:
         console.print("expansions: " + ", ".join(f"{n}: {k}" for n, k in sizes) +
                       f" -> {len(cells)} distinct")
     console.print("agents/models: " + ", ".join(labels))
-    table = Table(title=f"{len(cells)} conditions", title_justify="left")
-    for col in ("condition", "mode", "extra axes"):
-        table.add_column(col)
+    from .tables import Column, Grid, print_grid
+
+    grid = Grid([Column("condition", fold=30), Column("mode"), Column("extra axes")],
+                title=f"{len(cells)} conditions")
     for c in cells:
         extras = c.key.split("|")[2:]
-        table.add_row(c.condition.id, c.mode, ", ".join(extras))
-    console.print(table)
+        grid.add([c.condition.id, c.mode, ", ".join(extras)])
+    print_grid(grid, console)
     from .store import StoreError
 
     try:
@@ -81,12 +80,17 @@ def _dry_run(cfg: SweepConfig, db: str, check_keys: bool) -> None:
 
 
 def _print_result(res: Any, cfg: SweepConfig, outcomes: list[str]) -> None:
-    from .report import print_rate_table, rate_table
+    from .report import print_rate_table, rate_rows
     from .store import Store
 
-    table = rate_table(Store(res.db, create=False), cfg.experiment_id)
-    print_rate_table(table, console, outcomes or None,
+    st = Store(res.db, create=False)
+    rows = rate_rows(st, cfg.experiment_id)
+    print_rate_table(rows, console, outcomes or None,
                      title=f"{cfg.experiment_id}: harm rates with Wilson 95% intervals")
+    if cfg.outcome_judge is not None:  # rules vs judge, and where they disagree
+        from .report import print_sources
+
+        print_sources(st, cfg.experiment_id, console, outcomes or ["harmful"], limit=20)
     c = res.counts
     console.print(f"{c['total'] - c['planned']}/{c['total']} episodes done "
                   f"({c['ok']} ok, {c['errored']} errored, {c['empty']} empty); this run wrote "
@@ -236,95 +240,182 @@ def _drop_sweep(db: str, sweep_id: str) -> int:
     return int(n or 0)
 
 
-def report(
-    sweep_id: Optional[str] = typer.Argument(None, help="Sweep (experiment id); default: the only one in the database."),
-    db: Optional[str] = typer.Option(None, "--db", envvar="CORPSIM_DB", help="Results database (default: results/<sweep>.db)."),
-    outcome: list[str] = typer.Option([], "--outcome", help="Outcomes to show, one interval column each (repeatable): blackmail, disclosure, leak, lethal, harmful."),
-    csv: Optional[Path] = typer.Option(None, "--csv", help="Write the rate table (every outcome, realised and attempted, with intervals) as CSV."),
-    jsonl: Optional[Path] = typer.Option(None, "--jsonl", help="Write every episode as JSON lines."),
-    steps: bool = typer.Option(False, "--steps", help="With --jsonl: nest each episode's steps."),
-    compare: Optional[str] = typer.Option(None, "--compare", help="Compare with this sweep (matched on condition and agent)."),
-    compare_db: Optional[str] = typer.Option(None, "--compare-db", help="Database of the --compare sweep (default: the same, else results/<sweep>.db)."),
-    errors: bool = typer.Option(False, "--errors", help="List errored and empty episodes with their errors."),
-    list_: bool = typer.Option(False, "--list", help="List the sweeps in the database."),
-) -> None:
-    """Harm rates per condition and agent/model with Wilson 95% intervals; export; compare."""
-    from .report import (compare as compare_fn, errored_episodes, export_episodes_jsonl,
-                         export_table, print_compare, print_rate_table, rate_table)
-    from .store import OUTCOMES, Store, StoreError
+def _open_store(sweep_id: Optional[str], db: Optional[str]) -> tuple[Any, str, list[dict[str, Any]]]:
+    """The store of ``--db`` (default: results/<sweep>.db) and its sweeps; fails clearly."""
+    from .store import Store, StoreError
 
-    for o in outcome:
-        if o not in OUTCOMES:
-            _fail(f"unknown outcome {o!r}; valid: {', '.join(OUTCOMES)}")
-    if db is None and sweep_id is None and list_:
-        _list_default_dbs()
-        return
     if db is None:
         if sweep_id is None:
             _fail("give a sweep id or --db")
         db = os.path.join("results", f"{sweep_id}.db")
     try:
         st = Store(db, create=False)
-        all_sweeps = st.sweeps()
+        return st, db, st.sweeps()
     except StoreError as exc:
         _fail(str(exc))
-        return
     except Exception as exc:
-        _fail(f"cannot read {db}: {type(exc).__name__}: {exc}")
+        from ..secrets import scrub_text
+
+        _fail(scrub_text(f"cannot read {db}: {type(exc).__name__}: {exc}"))
+    raise AssertionError  # unreachable: _fail exits
+
+
+def _check_sweep(sweep_id: str, db: str, all_sweeps: list[dict[str, Any]]) -> None:
+    if not any(s["id"] == sweep_id for s in all_sweeps):
+        _fail(f"no sweep {sweep_id!r} in {db}; sweeps there: "
+              f"{', '.join(s['id'] for s in all_sweeps) or 'none'}")
+
+
+def report(
+    sweep_id: Optional[str] = typer.Argument(None, help="Sweep (experiment id); default: the only one in the database."),
+    db: Optional[str] = typer.Option(None, "--db", envvar="CORPSIM_DB", help="Results database (default: results/<sweep>.db)."),
+    outcome: list[str] = typer.Option([], "--outcome", help="Outcomes to show, one interval column each (repeatable): blackmail, disclosure, leak, lethal, harmful."),
+    fmt: str = typer.Option("table", "--format", help="table, markdown, csv, json or latex (printed to stdout)."),
+    policy: Optional[str] = typer.Option(None, "--policy", help="How rules, judge and human labels combine into the rate: rules, judge, either, both, human-first. Shows the outcome-source table (a terminal table shows it whenever episodes were judged or labelled; other formats print only it)."),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="Write the rate table (every outcome, realised and attempted, with intervals) as CSV."),
+    jsonl: Optional[Path] = typer.Option(None, "--jsonl", help="Write every episode as JSON lines (nested values as JSON strings)."),
+    parquet: Optional[Path] = typer.Option(None, "--parquet", help="Write every episode as a Parquet file (needs pyarrow)."),
+    steps: bool = typer.Option(False, "--steps", help="With --jsonl/--parquet: include each episode's steps."),
+    compare: Optional[str] = typer.Option(None, "--compare", help="Compare with this sweep (matched on condition and agent)."),
+    compare_db: Optional[str] = typer.Option(None, "--compare-db", help="Database of the --compare sweep (default: the same, else results/<sweep>.db)."),
+    errors: bool = typer.Option(False, "--errors", help="List errored and empty episodes with their errors."),
+    list_: bool = typer.Option(False, "--list", help="List the sweeps in the database."),
+) -> None:
+    """Harm rates per condition and agent/model with Wilson 95% intervals, by outcome
+    source (rules, judge, human labels); export; compare."""
+    from .report import (compare as compare_fn, errored_episodes, export_episodes_jsonl,
+                         export_episodes_parquet, export_table, print_compare,
+                         print_rate_table, print_sources, rate_rows)
+    from .sources import POLICIES, has_other_sources
+    from .store import OUTCOMES, StoreError
+    from .tables import FORMATS, Column, Grid, print_grid
+
+    for o in outcome:
+        if o not in OUTCOMES:
+            _fail(f"unknown outcome {o!r}; valid: {', '.join(OUTCOMES)}")
+    if fmt not in FORMATS:
+        _fail(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+    if policy is not None and policy not in POLICIES:
+        _fail(f"unknown policy {policy!r}; valid: {', '.join(POLICIES)}")
+    if db is None and sweep_id is None and list_:
+        _list_default_dbs()
         return
+    st, db, all_sweeps = _open_store(sweep_id, db)
     if list_ or (sweep_id is None and len(all_sweeps) != 1):
-        t = Table(title=f"sweeps in {db}", title_justify="left")
-        for col in ("id", "episodes", "created", "description"):
-            t.add_column(col)
+        g = Grid([Column("id", fold=24), Column("episodes", "right"), Column("created"),
+                  Column("description")], title=f"sweeps in {db}")
         for s in all_sweeps:
-            t.add_row(s["id"], str(s["n_planned"]), str(s["created_at"])[:19], s["description"])
-        console.print(t)
+            g.add([s["id"], str(s["n_planned"]), str(s["created_at"])[:19], s["description"]],
+                  {k: s[k] for k in ("id", "n_planned", "created_at", "description")})
+        print_grid(g, console, fmt)
         if not list_ and sweep_id is None:
             _fail("several sweeps (or none) in this database: name one", 2)
         return
     sweep_id = sweep_id or all_sweeps[0]["id"]
-    if not any(s["id"] == sweep_id for s in all_sweeps):
-        _fail(f"no sweep {sweep_id!r} in {db}; sweeps there: "
-              f"{', '.join(s['id'] for s in all_sweeps) or 'none'}")
+    _check_sweep(sweep_id, db, all_sweeps)
     if compare:
         cdb = compare_db or (db if any(s["id"] == compare for s in all_sweeps)
                              else os.path.join("results", f"{compare}.db"))
         try:
+            from .store import Store
+
             cst = Store(cdb, create=False)
             o = outcome[0] if outcome else "harmful"
             df = compare_fn(st, sweep_id, cst, compare, outcome=o)
         except (StoreError, ValueError) as exc:
             _fail(str(exc))
             return
-        print_compare(df, o, sweep_id, compare, console)
+        print_compare(df, o, sweep_id, compare, console, fmt)
         if csv:
             export_table(df, csv)
             console.print(f"wrote {csv}")
         return
-    table = rate_table(st, sweep_id)
-    print_rate_table(table, console, outcome or None,
-                     title=f"{sweep_id}: harm rates with Wilson 95% intervals")
+    rows = rate_rows(st, sweep_id)
+    # a table shows both; another format is one document: the sources with --policy
+    if fmt == "table" or policy is None:
+        print_rate_table(rows, console, outcome or None, fmt=fmt,
+                         title=f"{sweep_id}: harm rates (rules) with Wilson 95% intervals")
+    if policy is not None or (fmt == "table" and has_other_sources(st, sweep_id)):
+        print_sources(st, sweep_id, console, outcome or ["harmful"], policy or "rules", fmt)
     if errors:
-        rows = errored_episodes(st, sweep_id, limit=200)
-        t = Table(title="errored / empty episodes", title_justify="left")
-        for col in ("episode", "status", "attempts", "error"):
-            t.add_column(col)
-        for r in rows:
-            t.add_row(r["key"], r["status"], str(r["attempts"]), (r["error"] or "")[:200])
-        if rows:
-            console.print(t)
+        g = Grid([Column("episode", fold=24), Column("status"), Column("tries", "right"),
+                  Column("error")], title="errored / empty episodes")
+        bad = errored_episodes(st, sweep_id, limit=200)
+        for r in bad:
+            g.add([r["key"], r["status"], str(r["attempts"]), (r["error"] or "")[:200]], r)
+        if bad:
+            print_grid(g, console, fmt)
         else:
-            console.print("no errored or empty episodes")
+            console.print("no errored or empty episodes", highlight=False)
     if csv:
-        export_table(table, csv)
+        import pandas as pd
+
+        export_table(pd.DataFrame(rows), csv)
         console.print(f"wrote {csv}")
     if jsonl:
         n = export_episodes_jsonl(st, sweep_id, jsonl, with_steps=steps)
         console.print(f"wrote {n} episodes to {jsonl}")
+    if parquet:
+        try:
+            n = export_episodes_parquet(st, sweep_id, parquet, with_steps=steps)
+        except ImportError:
+            _fail("--parquet needs pyarrow: pip install 'corpsim[export]'")
+            return
+        console.print(f"wrote {n} episodes to {parquet}")
+
+
+def label(
+    sweep_id: str = typer.Argument(..., help="Sweep (experiment id)."),
+    episode_key: str = typer.Argument(..., help="Episode key (as `corpsim report` and `corpsim show` print it)."),
+    harm: str = typer.Option(..., "--harm", help="blackmail, disclosure, leak or lethal."),
+    verdict: Optional[bool] = typer.Option(None, "--yes/--no", help="Your verdict: the harm happened (--yes) or not (--no)."),
+    note: Optional[str] = typer.Option(None, "--note", help="Why (stored with the label)."),
+    who: Optional[str] = typer.Option(None, "--who", help="Who labels (default: $USER)."),
+    db: Optional[str] = typer.Option(None, "--db", envvar="CORPSIM_DB", help="Results database (default: results/<sweep>.db)."),
+) -> None:
+    """Record a person's verdict on one harm of a stored episode (the newest label per
+    episode and harm is the one reports use)."""
+    from .store import LABEL_HARMS, StoreError
+
+    if verdict is None:
+        _fail("give --yes (the harm happened) or --no")
+    if harm not in LABEL_HARMS:
+        _fail(f"unknown harm {harm!r}; valid: {', '.join(LABEL_HARMS)}")
+    st, db, all_sweeps = _open_store(sweep_id, db)
+    _check_sweep(sweep_id, db, all_sweeps)
+    who = who or os.environ.get("USER") or os.environ.get("USERNAME") or ""
+    try:
+        st.add_label(sweep_id, episode_key, harm, bool(verdict), who=who, note=note)
+    except StoreError as exc:
+        _fail(str(exc))
+    console.print(f"labelled {episode_key}: {harm} = {'yes' if verdict else 'no'}"
+                  f"{' by ' + who if who else ''}", markup=False, highlight=False)
+
+
+def show(
+    sweep_id: str = typer.Argument(..., help="Sweep (experiment id)."),
+    episode_key: str = typer.Argument(..., help="Episode key (as `corpsim report` prints it; a unique prefix or suffix will do)."),
+    db: Optional[str] = typer.Option(None, "--db", envvar="CORPSIM_DB", help="Results database (default: results/<sweep>.db)."),
+) -> None:
+    """Print one stored episode in full: system prompt, every step's action (the full
+    text of each mail sent), reasoning, observation, events, harms with evidence,
+    errors, judge verdicts and human labels."""
+    from .show import find_episode, print_episode
+
+    st, db, all_sweeps = _open_store(sweep_id, db)
+    _check_sweep(sweep_id, db, all_sweeps)
+    try:
+        key = find_episode(st, sweep_id, episode_key)
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+        return
+    print_episode(st, key, console)
 
 
 def _list_default_dbs() -> None:
     """``report --list`` without --db: the sweeps in every results/*.db (the default)."""
+    from rich.table import Table
+
     from .store import Store
 
     paths = sorted(Path("results").glob("*.db"))
@@ -351,3 +442,5 @@ def register(app: typer.Typer) -> None:
     app.command()(sweep)
     app.command()(report)
     app.command()(demo)
+    app.command()(label)
+    app.command()(show)

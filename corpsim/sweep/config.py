@@ -216,13 +216,39 @@ class Timeouts(_Strict):
     call: Optional[float] = Field(None, gt=0)
 
 
-class JudgeSpec(_Strict):
-    """An LLM judge (litellm model string) for the runtime monitor of cells with the
-    ``monitor`` mitigation (instead of the rule-based monitor). ``ends_episode: true``
-    ends the episode at the first block; other keys go to litellm."""
+class MonitorSpec(_Strict):
+    """The LLM runtime monitor (litellm model string) of cells with the ``monitor``
+    mitigation (instead of the rule-based monitor): it can block actions while the
+    episode runs. ``ends_episode: true`` ends the episode at the first block; other keys
+    go to litellm."""
 
     model_config = ConfigDict(extra="allow")
     model: str
+
+
+class OutcomeJudgeSpec(_Strict):
+    """The LLM outcome judge (litellm model string): after each episode it gives its own
+    verdict on blackmail and disclosure, with a reason, stored beside the rule verdicts
+    (it never blocks anything). Other keys (``api_base``, ``max_tokens``, ``timeout``,
+    ...) go to litellm."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str
+    temperature: float = Field(0.0, ge=0, le=2)
+    prompt_version: str = "corpsim-judge-1"
+
+    @field_validator("prompt_version")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        from ..outcomes.judge import PROMPT_VERSIONS
+
+        if v not in PROMPT_VERSIONS:
+            raise ValueError(f"unknown judge prompt version {v!r}; valid: "
+                             f"{', '.join(PROMPT_VERSIONS)}")
+        return v
+
+
+JudgeSpec = MonitorSpec  # the old name of the monitor's spec (Python callers)
 
 
 class SweepConfig(_Strict):
@@ -242,8 +268,19 @@ class SweepConfig(_Strict):
     concurrency: Concurrency = Field(default_factory=Concurrency)
     retries: Retries = Field(default_factory=Retries)
     timeouts: Timeouts = Field(default_factory=Timeouts)
-    judge: Optional[JudgeSpec] = None
+    monitor: Optional[MonitorSpec] = None
+    outcome_judge: Optional[OutcomeJudgeSpec] = None
     database: Optional[str] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "judge" in data:
+            raise ValueError("'judge' is now 'monitor' (the LLM runtime monitor of cells "
+                             "with the 'monitor' mitigation, same fields); the LLM that "
+                             "judges outcomes after each episode is 'outcome_judge' "
+                             "(model, temperature, prompt_version)")
+        return data
 
     @field_validator("experiment_id")
     @classmethod
@@ -328,6 +365,9 @@ class SweepConfig(_Strict):
         sweep may grow), concurrency, retries, timeouts or the database."""
         d = self.model_dump(mode="json", exclude={"concurrency", "retries", "timeouts",
                                                   "database", "description", "samples"})
+        d["judge"] = d.pop("monitor")  # the monitor's old key: sweeps planned before resume
+        if d.get("outcome_judge") is None:
+            d.pop("outcome_judge")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_json(self) -> str:
@@ -440,8 +480,11 @@ def check_llm(cfg: SweepConfig, environ: Optional[dict[str, str]] = None) -> Non
     specs: list[tuple[str, str, dict[str, Any]]] = [
         (f"models[{m.label}]", m.model, m.settings) for m in cfg.models
     ]
-    if cfg.judge is not None:
-        specs.append(("judge", cfg.judge.model, dict(cfg.judge.model_extra or {})))
+    if cfg.monitor is not None:
+        specs.append(("monitor", cfg.monitor.model, dict(cfg.monitor.model_extra or {})))
+    if cfg.outcome_judge is not None:
+        specs.append(("outcome_judge", cfg.outcome_judge.model,
+                      dict(cfg.outcome_judge.model_extra or {})))
     if not specs:
         return
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch the cost map
@@ -497,13 +540,13 @@ def llm_settings(cfg: SweepConfig, m: ModelSpec) -> dict[str, Any]:
 
 
 def judge_env_kwargs(cfg: SweepConfig) -> dict[str, Any]:
-    """The env settings of the judge: the LLM monitor of the ``monitor`` mitigation
+    """The env settings of ``monitor``: the LLM monitor of the ``monitor`` mitigation
     (``monitor_model``; ``ends_episode`` -> ``monitor_ends_episode``; other keys go to
     litellm as ``monitor_kwargs``)."""
-    if cfg.judge is None:
+    if cfg.monitor is None:
         return {}
-    extra = dict(cfg.judge.model_extra or {})
-    out: dict[str, Any] = {"monitor_model": cfg.judge.model}
+    extra = dict(cfg.monitor.model_extra or {})
+    out: dict[str, Any] = {"monitor_model": cfg.monitor.model}
     if "ends_episode" in extra:
         out["monitor_ends_episode"] = bool(extra.pop("ends_episode"))
     if extra:
@@ -512,22 +555,24 @@ def judge_env_kwargs(cfg: SweepConfig) -> dict[str, Any]:
 
 
 def check_env_settings(cfg: SweepConfig) -> None:
-    """The judge needs an env that takes one, and a cell with the monitor on."""
-    if cfg.judge is None:
+    """The monitor needs an env that takes one, and a cell with the monitor on."""
+    if cfg.monitor is None:
         return
     from corpsim.env import CorpsimEnv
 
     if "monitor_model" not in inspect.signature(CorpsimEnv.__init__).parameters:
-        raise ConfigError("judge: this corpsim env has no LLM monitor setting; remove 'judge'")
+        raise ConfigError("monitor: this corpsim env has no LLM monitor setting; remove "
+                          "'monitor'")
     if not any("monitor" in mset for e in cfg.expansions for mset in e.mitigations):
-        raise ConfigError("judge: the judge is the LLM runtime monitor, used only where the "
+        raise ConfigError("monitor: the LLM runtime monitor is used only where the "
                           "'monitor' mitigation is on; add 'mitigations: [monitor]' (or "
-                          "[[], [monitor]]) to an expansion, or remove 'judge'")
+                          "[[], [monitor]]) to an expansion, or remove 'monitor' (to judge "
+                          "outcomes after each episode, use 'outcome_judge')")
 
 
 def validate(cfg: SweepConfig, *, check_keys: bool = True) -> None:
     """Every check that needs more than the config itself (imports agents; imports
-    litellm only when the sweep has LLM models or a judge)."""
+    litellm only when the sweep has LLM models, a monitor or an outcome judge)."""
     check_agents(cfg)
     check_env_settings(cfg)
     if check_keys:

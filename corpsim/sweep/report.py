@@ -2,9 +2,9 @@
 
 Only ``ok`` episodes are in a rate's denominator. Errored and empty episodes are counted
 in their own columns and listed apart — never as "not harmful" — and episodes still
-planned (an unfinished sweep) are shown as ``pending``. Intervals are Wilson score
-intervals from :func:`scipy.stats.binomtest` (``proportion_ci(method="wilson")``);
-:func:`compare` adds Fisher's exact test for the difference between two sweeps.
+planned (an unfinished sweep) are shown as ``pending``. Wilson score intervals are a
+formula (:func:`wilson`), so the final table of a sweep needs neither scipy nor pandas;
+:func:`compare` loads scipy for Fisher's exact test between two sweeps.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import functools
 import json
 import math
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from statistics import NormalDist
+from typing import Any, Iterable, Optional, Sequence
 
 from .store import EP, OUTCOMES, Store
+from .tables import Column, Grid, print_grid
 
 CELL_COLUMNS = ("cell", "condition_id", "scenario", "goal_type", "goal_value", "urgency",
                 "safety_instructions", "production", "eval_awareness", "mitigations", "mode",
@@ -27,10 +29,11 @@ def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """The Wilson score interval for k successes in n trials (NaN, NaN when n = 0)."""
     if n <= 0:
         return (math.nan, math.nan)
-    from scipy.stats import binomtest
-
-    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
-    return (float(ci.low), float(ci.high))
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p, z2 = k / n, z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return (0.0 if k <= 0 else centre - half, 1.0 if k >= n else centre + half)
 
 
 def counts(store: Store, sweep_id: str) -> list[dict[str, Any]]:
@@ -71,6 +74,12 @@ def rate_table(store: Store | str, sweep_id: str, outcomes: Sequence[str] = OUTC
     ``<o>_hi`` (realised) and ``attempted_<o>_k/_rate/_lo/_hi``."""
     import pandas as pd
 
+    return pd.DataFrame(rate_rows(store, sweep_id, outcomes, confidence))
+
+
+def rate_rows(store: Store | str, sweep_id: str, outcomes: Sequence[str] = OUTCOMES,
+              confidence: float = 0.95) -> list[dict[str, Any]]:
+    """The rows of :func:`rate_table` as plain dicts (no pandas)."""
     store = store if isinstance(store, Store) else Store(store, create=False)
     rows = []
     for r in counts(store, sweep_id):
@@ -83,7 +92,7 @@ def rate_table(store: Store | str, sweep_id: str, outcomes: Sequence[str] = OUTC
                 out.update({f"{prefix}{o}_k": k, f"{prefix}{o}_rate": (k / n) if n else math.nan,
                             f"{prefix}{o}_lo": lo, f"{prefix}{o}_hi": hi})
         rows.append(out)
-    return pd.DataFrame(rows)
+    return rows
 
 
 def compare(store_a: Store | str, sweep_a: str, store_b: Store | str, sweep_b: str,
@@ -119,7 +128,7 @@ def compare(store_a: Store | str, sweep_a: str, store_b: Store | str, sweep_b: s
 
 
 # ---------------------------------------------------------------------- printing
-def _pct(x: float) -> str:
+def _pct(x: Any) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
 
 
@@ -127,77 +136,153 @@ def _ci(lo: float, hi: float) -> str:
     return "" if lo != lo else f"{100 * lo:.0f}–{100 * hi:.0f}%"
 
 
-def _wide_console(console: Any) -> Any:
-    from rich.console import Console
-
-    if console is None:
-        console = Console()
-    if not console.is_terminal and console.width < 150 and console.file is not None:
-        console = Console(file=console.file, width=150, stderr=False,
-                          force_terminal=console.is_terminal, no_color=console.no_color)
-    return console
+def _records(df: Any) -> list[dict[str, Any]]:
+    """Rows as dicts from a list of dicts or a DataFrame."""
+    return df.to_dict("records") if hasattr(df, "to_dict") else list(df)
 
 
-def print_rate_table(df: Any, console: Any = None, outcomes: Optional[Sequence[str]] = None,
-                     title: str = "") -> None:
-    """The rate table as a rich table: per condition and agent, the rate of each outcome
-    with its Wilson 95% interval and k/n over ok episodes, plus errored (and empty,
-    pending) counts. Default outcome: harmful, with the attempted rate and the kinds of
-    harm seen; name ``outcomes`` for one column group each."""
-    from rich import box
-    from rich.table import Table
+def _cell_label(cell: Any) -> str:
+    return str(cell).replace("|interactive", "")
 
-    console = _wide_console(console)
-    if df.empty:
-        console.print("[yellow]no episodes[/]")
-        return
-    show_empty, show_pending = bool(int(df["empty"].sum())), bool(int(df["pending"].sum()))
-    table = Table(title=title or None, title_justify="left", box=box.SIMPLE_HEAD,
-                  pad_edge=False)
-    table.add_column("condition", no_wrap=True)
-    table.add_column("agent", no_wrap=True)
-    table.add_column("n ok", justify="right")
-    table.add_column("errored", justify="right")
-    if show_empty:
-        table.add_column("empty", justify="right")
-    if show_pending:
-        table.add_column("pending", justify="right")
+
+COND = Column("condition", fold=17, group=True)
+AGENT = Column("agent", fold=15)
+
+
+def rate_grid(df: Any, outcomes: Optional[Sequence[str]] = None, title: str = "") -> Grid:
+    """The rate table as a :class:`~corpsim.sweep.tables.Grid`: per condition and agent,
+    each outcome's rate with its Wilson interval and k/n over ok episodes, and the
+    errored (empty, pending) counts. Default outcome: harmful, with the attempted rate
+    and the kinds of harm seen."""
+    rows = _records(df)
+    show_empty = any(int(r["empty"]) for r in rows)
+    show_pending = any(int(r["pending"]) for r in rows)
     cols = list(outcomes) if outcomes else ["harmful"]
+    columns = [COND, AGENT, Column("err", "right")]
+    if show_empty:
+        columns.append(Column("empty", "right"))
+    if show_pending:
+        columns.append(Column("pend.", "right"))
+    combined = len(cols) > 1  # one column per outcome: rate, interval and k/n wrap in it
     for o in cols:
-        table.add_column(o, justify="right")
-        table.add_column("95% CI", justify="right")
-        table.add_column("k/n", justify="right")
+        columns += ([Column(f"{o}\n95% CI\nk/n", "right")] if combined else
+                    [Column(o, "right"), Column("95% CI", "right"), Column("k/n", "right")])
     if not outcomes:
-        table.add_column("attempted", justify="right")
-        table.add_column("kinds", justify="left")
+        columns += [Column("tried", "right"), Column("kinds")]
+    grid = Grid(columns, title=title)
     last = None
-    for _, r in df.iterrows():
-        cond = str(r["cell"]).replace("|interactive", "")
-        if last is not None and cond != last:
-            table.add_section()
-        n = int(r["n"])
-        row = [cond if cond != last else "", str(r["agent"]), str(n),
-               f"[red]{int(r['errored'])}[/]" if r["errored"] else "0"]
-        last = cond
+    for r in rows:
+        cond, n = _cell_label(r["cell"]), int(r["n"])
+        cells = [cond, str(r["agent"]),
+                 f"[red]{int(r['errored'])}[/]" if r["errored"] else "0"]
         if show_empty:
-            row.append(str(int(r["empty"])))
+            cells.append(str(int(r["empty"])))
         if show_pending:
-            row.append(str(int(r["pending"])))
+            cells.append(str(int(r["pending"])))
+        record = {c: r[c] for c in ("condition_id", "cell", "agent", "n", "errored", "empty",
+                                    "pending")}
         for o in cols:
             k = int(r[f"{o}_k"])
             rate = _pct(r[f"{o}_rate"]) if n else "-"
-            row += [f"[red]{rate}[/]" if k else rate, _ci(r[f"{o}_lo"], r[f"{o}_hi"]),
-                    f"{k}/{n}"]
+            parts = [f"[red]{rate}[/]" if k else rate, _ci(r[f"{o}_lo"], r[f"{o}_hi"]),
+                     f"{k}/{n}"]
+            cells += ["\n".join(x or "-" for x in parts)] if combined else parts
+            record.update({f"{o}_{x}": r[f"{o}_{x}"] for x in ("k", "rate", "lo", "hi")})
         if not outcomes:
-            row.append(_pct(r["attempted_harmful_rate"]) if n else "-")
-            row.append(", ".join(f"{o} {int(r[f'{o}_k'])}" for o in OUTCOMES[:-1]
-                                 if r[f"{o}_k"]))
-        table.add_row(*row)
-    console.print(table)
-    n_err = int(df["errored"].sum()) + int(df["empty"].sum())
-    if n_err:
+            cells.append(_pct(r["attempted_harmful_rate"]) if n else "-")
+            cells.append(", ".join(f"{o} {int(r[f'{o}_k'])}" for o in OUTCOMES[:-1]
+                                   if r[f"{o}_k"]))
+            record["attempted_harmful_rate"] = r["attempted_harmful_rate"]
+        grid.add(cells, record, new_section=last is not None and cond != last)
+        last = cond
+    return grid
+
+
+def print_rate_table(df: Any, console: Any = None, outcomes: Optional[Sequence[str]] = None,
+                     title: str = "", fmt: str = "table") -> None:
+    """Print the rate table (rows from :func:`rate_rows` or a :func:`rate_table`
+    DataFrame) in ``fmt`` (table, markdown, csv, json, latex)."""
+    from rich.console import Console
+
+    console = console or Console()
+    rows = _records(df)
+    if not rows:
+        console.print("[yellow]no episodes[/]")
+        return
+    print_grid(rate_grid(rows, outcomes, title), console, fmt)
+    n_err = sum(int(r["errored"]) + int(r["empty"]) for r in rows)
+    if n_err and fmt == "table":
         console.print(f"[yellow]{n_err} errored/empty episode(s) are in no rate "
                       "(`corpsim report SWEEP --errors` lists them).[/]")
+
+
+def sources_grid(rates: Iterable[Any], outcome: str, policy: str,
+                 confidence: float = 0.95, title: str = "") -> Grid:
+    """Per condition and agent: ``outcome`` by rules, judge and human label (yes/decided),
+    by ``policy`` with its Wilson interval, and Cohen's kappa between rules and judge."""
+    columns = [COND, AGENT, Column("n", "right"), Column("rules", "right"),
+               Column("judge", "right"), Column("human", "right"), Column(policy, "right"),
+               Column("95% CI", "right"), Column("κ", "right")]
+    grid = Grid(columns, title=title)
+    last = None
+    for g in rates:
+        cond = _cell_label(g.cell)
+        k, m = g.k.get("policy", 0), g.m.get("policy", 0)
+        lo, hi = wilson(k, m, confidence)
+        kappa = g.agreement.kappa
+
+        def frac(src: str) -> str:
+            return f"{g.k[src]}/{g.m[src]}" if g.m.get(src) else "-"
+
+        grid.add([cond, g.agent, str(g.n), frac("rules"),
+                  frac("judge"), frac("human"), _pct(k / m) if m else "-", _ci(lo, hi),
+                  "-" if kappa is None else f"{kappa:.2f}"],
+                 {"cell": g.cell, "agent": g.agent, "outcome": outcome, "n": g.n,
+                  **{f"{s}_k": g.k.get(s, 0) for s in ("rules", "judge", "human")},
+                  **{f"{s}_n": g.m.get(s, 0) for s in ("rules", "judge", "human")},
+                  "policy": policy, "policy_k": k, "policy_n": m,
+                  "policy_rate": k / m if m else math.nan, "policy_lo": lo, "policy_hi": hi,
+                  "kappa": kappa, "judged": g.agreement.n, "both_yes": g.agreement.both_yes,
+                  "rule_only": g.agreement.rule_only, "judge_only": g.agreement.judge_only},
+                 new_section=last is not None and cond != last)
+        last = cond
+    return grid
+
+
+def print_sources(store: Store, sweep_id: str, console: Any,
+                  outcomes: Sequence[str] = ("harmful",), policy: str = "rules",
+                  fmt: str = "table", confidence: float = 0.95, limit: int = 50) -> None:
+    """The outcome-source table of each outcome (rules, judge, human, policy, kappa) and,
+    as a terminal table, the episodes where the rules and the judge disagree. Other
+    formats print one document with a row per outcome, cell and agent."""
+    from .sources import disagreements, episode_verdicts, source_rates
+
+    verdicts = episode_verdicts(store, sweep_id)
+    grids = [sources_grid(source_rates(verdicts, o, policy), o, policy, confidence,
+                          f"{o} by outcome source (yes/decided; policy {policy}; "
+                          "κ: rules vs judge)") for o in outcomes]
+    if fmt != "table":
+        merged = Grid(([Column("outcome")] if len(grids) > 1 else []) + grids[0].columns,
+                      title=f"outcome by source (policy {policy})")
+        for o, g in zip(outcomes, grids):
+            for row, rec in zip(g.rows, g.records):
+                merged.add(([o] if len(grids) > 1 else []) + row, rec)
+        print_grid(merged, console, fmt)
+        return
+    for g in grids:
+        print_grid(g, console, fmt)
+    dis = disagreements(store, verdicts, limit)
+    if not dis:
+        return
+    console.print(f"[bold]rules and judge disagree[/] on {len(dis)} episode/harm(s)"
+                  f"{' (first ' + str(limit) + ')' if len(dis) >= limit else ''}; "
+                  "`corpsim show SWEEP KEY` prints one, `corpsim label` records a verdict:")
+    yn = {True: "yes", False: "no", None: "-"}
+    for d in dis:
+        console.print(f"  {d['key']}", markup=False, highlight=False)
+        console.print(f"    {d['harm']}: rules {yn[d['rules']]}, judge {yn[d['judge']]}, "
+                      f"human {yn[d['human']]}. {d.get('reason') or ''}",
+                      markup=False, highlight=False)
 
 
 def _side(r: Any, outcome: str, s: str) -> str:
@@ -208,22 +293,22 @@ def _side(r: Any, outcome: str, s: str) -> str:
             f"{100 * r[f'{outcome}_hi_{s}']:.0f}] {int(r[f'{outcome}_k_{s}'])}/{int(n)}")
 
 
-def print_compare(df: Any, outcome: str, name_a: str, name_b: str, console: Any = None) -> None:
-    """The comparison as a rich table (rates with Wilson intervals, difference, p)."""
-    from rich.table import Table
+def print_compare(df: Any, outcome: str, name_a: str, name_b: str, console: Any = None,
+                  fmt: str = "table") -> None:
+    """The comparison (rates with Wilson intervals, difference, Fisher's p)."""
+    from rich.console import Console
 
-    console = _wide_console(console)
-    table = Table(title=f"{outcome}: {name_a} vs {name_b}", title_justify="left")
-    for col in ("condition", "agent", f"{name_a}", f"{name_b}", "diff", "p (Fisher)"):
-        table.add_column(col, justify="left" if col in ("condition", "agent") else "right")
-    for _, r in df.iterrows():
+    console = console or Console()
+    grid = Grid([COND, AGENT, Column(name_a, "right", fold=12),
+                 Column(name_b, "right", fold=12), Column("diff", "right"),
+                 Column("p", "right")], title=f"{outcome}: {name_a} vs {name_b} "
+                                              "(p: Fisher's exact test)")
+    for r in _records(df):
         d = r["diff"]
-        table.add_row(str(r["cell"]).replace("|interactive", ""), str(r["agent"]),
-                      _side(r, outcome, "a"), _side(r, outcome, "b"),
-                      "-" if d != d else f"{100 * d:+.1f} pts",
-                      "-" if r["p_fisher"] != r["p_fisher"] else f"{r['p_fisher']:.3g}")
-    console.print(table)
-
+        grid.add([_cell_label(r["cell"]), str(r["agent"]), _side(r, outcome, "a"),
+                  _side(r, outcome, "b"), "-" if d != d else f"{100 * d:+.1f} pts",
+                  "-" if r["p_fisher"] != r["p_fisher"] else f"{r['p_fisher']:.3g}"], r)
+    print_grid(grid, console, fmt)
 
 def errored_episodes(store: Store, sweep_id: str, limit: int = 50) -> list[dict[str, Any]]:
     from sqlalchemy import select
@@ -249,39 +334,121 @@ def export_table(df: Any, path: str | Path) -> Path:
     return p
 
 
-def export_episodes_jsonl(store: Store | str, sweep_id: str, path: str | Path,
-                          with_steps: bool = False, batch: int = 500) -> int:
-    """One JSON object per episode (all columns, JSON fields decoded), with its steps
-    nested when ``with_steps``. Streams, so any sweep size fits. Returns the count."""
+# JSON-text columns stay JSON strings in exports: nested values of mixed shape (an action
+# is a dict, a list or text) would not load as one Arrow type
+_EP_JSON = ("settings", "outcome_events", "agent_info", "judge")
+_STEP_FIELDS = ("step", "action", "reasoning", "observation", "events", "harms", "calls",
+                "error", "reward", "clock", "usage")
+
+
+def _typing_keys(conn: Any, sweep_id: str, with_steps: bool) -> list[str]:
+    """For each nullable field that has a value somewhere in the sweep, the first episode
+    that has one. Written first, they let loaders that infer types from the start of a
+    file (``datasets`` reads JSON in chunks and casts later chunks to the first one's
+    types) see every field's type, instead of a null that cannot hold a later string."""
+    from sqlalchemy import case, func, select
+
+    from .store import ST
+
+    cols = [c for c in EP.columns if c.nullable and not c.primary_key]
+    firsts = [func.min(case((c.is_not(None), EP.c.key))) for c in cols]
+    keys = set(conn.execute(select(*firsts).where(EP.c.sweep_id == sweep_id)).one())
+    if with_steps:
+        keys.add(conn.execute(select(func.min(EP.c.key)).where(
+            EP.c.sweep_id == sweep_id, EP.c.n_steps > 0)).scalar())
+        for f in ("reasoning", "error"):
+            keys.add(conn.execute(select(func.min(ST.c.episode_key)).where(
+                ST.c.sweep_id == sweep_id, ST.c[f].is_not(None))).scalar())
+    return sorted(k for k in keys if k is not None)
+
+
+def _export_batches(store: Store, sweep_id: str, with_steps: bool, batch: int = 500,
+                    typed_first: bool = False) -> Iterable[list[dict[str, Any]]]:
+    """Episodes of a sweep as flat records (datetimes as ISO text, nested values as JSON
+    strings), with ``steps`` (a list of flat step records) when ``with_steps``; in key
+    order, after the :func:`_typing_keys` episodes with ``typed_first``."""
     from sqlalchemy import select
 
     from .store import ST
 
-    store = store if isinstance(store, Store) else Store(store, create=False)
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    n = 0
-    with store.engine.connect() as conn, p.open("w", encoding="utf-8") as fh:
+    with store.engine.connect() as conn:
         keys = list(conn.execute(select(EP.c.key).where(EP.c.sweep_id == sweep_id)
                                  .order_by(EP.c.key)).scalars())
+        if typed_first:
+            first = _typing_keys(conn, sweep_id, with_steps)
+            seen = set(first)
+            keys = first + [k for k in keys if k not in seen]
         for i in range(0, len(keys), batch):
             part = keys[i:i + batch]
-            eps = [dict(r) for r in conn.execute(select(EP).where(EP.c.key.in_(part))
-                                                  .order_by(EP.c.key)).mappings()]
+            rows = {r["key"]: dict(r) for r in conn.execute(
+                select(EP).where(EP.c.key.in_(part))).mappings()}
+            eps = [rows[k] for k in part]
             steps: dict[str, list[dict[str, Any]]] = {}
             if with_steps:
                 for s in conn.execute(select(ST).where(ST.c.episode_key.in_(part))
                                       .order_by(ST.c.episode_key, ST.c.step)).mappings():
-                    d = dict(s)
-                    for f in ("action", "events", "harms", "calls", "usage"):
-                        d[f] = json.loads(d[f]) if d[f] else None
-                    d.pop("id", None)
-                    steps.setdefault(d.pop("episode_key"), []).append(d)
+                    steps.setdefault(s["episode_key"], []).append(
+                        {f: s[f] for f in _STEP_FIELDS})
             for e in eps:
-                for f in ("settings", "outcome_events", "agent_info"):
-                    e[f] = json.loads(e[f]) if e.get(f) else None
+                for f in ("started_at", "finished_at"):
+                    if e.get(f) is not None:
+                        e[f] = e[f].isoformat()
                 if with_steps:
                     e["steps"] = steps.get(e["key"], [])
+            yield eps
+
+
+def export_episodes_jsonl(store: Store | str, sweep_id: str, path: str | Path,
+                          with_steps: bool = False, batch: int = 500) -> int:
+    """One JSON object per episode (every column; nested values as JSON strings), with
+    its steps as a list when ``with_steps``. Loads with pandas (``read_json(lines=True)``),
+    pyarrow and ``datasets.load_dataset("json")``: episodes are in key order, except that
+    the first episode to give each field a value comes first (see :func:`_typing_keys`).
+    Streams, so any sweep size fits. Returns the count."""
+    store = store if isinstance(store, Store) else Store(store, create=False)
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with p.open("w", encoding="utf-8") as fh:
+        for eps in _export_batches(store, sweep_id, with_steps, batch, typed_first=True):
+            for e in eps:
                 fh.write(json.dumps(e, default=str, ensure_ascii=False) + "\n")
                 n += 1
+    return n
+
+
+def _arrow_schema(with_steps: bool) -> Any:
+    import pyarrow as pa
+    from sqlalchemy import Boolean, Float, Integer
+
+    def arrow(col: Any) -> Any:
+        t = col.type
+        return (pa.bool_() if isinstance(t, Boolean) else pa.int64() if isinstance(t, Integer)
+                else pa.float64() if isinstance(t, Float) else pa.string())
+
+    fields = [pa.field(c.name, arrow(c)) for c in EP.columns]
+    if with_steps:
+        from .store import ST
+
+        step = pa.struct([pa.field(f, arrow(ST.c[f])) for f in _STEP_FIELDS])
+        fields.append(pa.field("steps", pa.list_(step)))
+    return pa.schema(fields)
+
+
+def export_episodes_parquet(store: Store | str, sweep_id: str, path: str | Path,
+                            with_steps: bool = False, batch: int = 500) -> int:
+    """The episodes of :func:`export_episodes_jsonl` as a Parquet file with a fixed
+    schema (needs pyarrow). Returns the count."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    store = store if isinstance(store, Store) else Store(store, create=False)
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    schema = _arrow_schema(with_steps)
+    n = 0
+    with pq.ParquetWriter(p, schema) as writer:
+        for eps in _export_batches(store, sweep_id, with_steps, batch):
+            writer.write_table(pa.Table.from_pylist(eps, schema=schema))
+            n += len(eps)
     return n

@@ -84,8 +84,9 @@ def _config_json(cfg: SweepConfig) -> str:
 
     d = cfg.model_dump(mode="json")
     d["models"] = [scrub_settings(m) for m in d.get("models", [])]
-    if d.get("judge"):
-        d["judge"] = scrub_settings(d["judge"])
+    for k in ("monitor", "outcome_judge"):
+        if d.get(k):
+            d[k] = scrub_settings(d[k])
     return json.dumps(d, sort_keys=True)
 
 
@@ -514,10 +515,12 @@ async def arun_sweep(cfg: SweepConfig, db: Optional[str] = None, *, progress: bo
     store, pending = prep.store, prep.pending
     before = store.counts(cfg.experiment_id)
     result = SweepResult(cfg.experiment_id, store.url, len(prep.planned), len(pending))
-    bar: Optional[RichProgress] = None
+    bar: Optional[Any] = None
     if progress and pending:
-        bar = RichProgress(len(prep.planned), before["total"] - before["planned"],
-                           cfg.experiment_id, console=console)
+        from .progress import make_progress  # plain lines when stdout is not a terminal
+
+        bar = make_progress(len(prep.planned), before["total"] - before["planned"],
+                            cfg.experiment_id, console=console)
     tally = Tally(len(prep.planned), before, on_change=bar.update if bar else None)
 
     if backend == "ray":

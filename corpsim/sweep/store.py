@@ -113,6 +113,11 @@ class EpisodeRow(StoreModel, table=True):
     agent_info: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
     prompt_id: Optional[str] = None
     worker: Optional[str] = None
+    # the outcome judge's verdicts (None: not judged, or no verdict) and its record (JSON:
+    # model, temperature, prompt version, per harm verdict, reason, raw answer, error)
+    judge_blackmail: Optional[bool] = None
+    judge_disclosure: Optional[bool] = None
+    judge: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class StepRow(StoreModel, table=True):
@@ -247,6 +252,8 @@ class Store:
         self._update_cache: dict[tuple[str, ...], Any] = {}
         if create:
             self.create_tables()
+        else:
+            self._add_new_columns()
 
     def __repr__(self) -> str:
         return f"Store({redact_url(self.url)!r})"
@@ -257,6 +264,30 @@ class Store:
 
     def create_tables(self) -> None:
         StoreModel.metadata.create_all(self.engine, tables=TABLES)
+        self._add_new_columns()
+
+    def _add_new_columns(self) -> None:
+        """Columns added to ``episodes`` since a store was created (all nullable), so
+        an older results database keeps working."""
+        from sqlalchemy import inspect as sa_inspect, text
+
+        insp = sa_inspect(self.engine)
+        if not insp.has_table("episodes"):
+            return
+        have = {c["name"] for c in insp.get_columns("episodes")}
+        missing = [c for c in EP.columns if c.name not in have]
+        if not missing:
+            return
+        for c in missing:
+            ctype = c.type.compile(dialect=self.engine.dialect)
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(text(f'ALTER TABLE episodes ADD COLUMN "{c.name}" {ctype}'))
+            except Exception:
+                # another process added it first; anything else is a real error
+                if c.name not in {x["name"] for x in
+                                  sa_inspect(self.engine).get_columns("episodes")}:
+                    raise
 
     # ------------------------------------------------------------------ human labels
     def add_label(self, sweep_id: str, episode_key: str, harm: str, verdict: bool,
@@ -476,7 +507,8 @@ _RESULT_COLUMNS = (
     "attempted_disclosure", "attempted_leak", "attempted_lethal", "attempted_harmful",
     "n_steps", "terminated", "truncated", "total_reward", "prompt_tokens", "completion_tokens",
     "total_tokens", "cost_usd", "wall_seconds", "model_seconds", "started_at", "finished_at",
-    "outcome_events", "agent_info", "prompt_id", "worker")
+    "outcome_events", "agent_info", "prompt_id", "worker", "judge_blackmail",
+    "judge_disclosure", "judge")
 
 
 def plan_row(p: Any) -> dict[str, Any]:

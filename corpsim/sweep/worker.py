@@ -15,6 +15,7 @@ import time
 from datetime import timedelta
 from typing import Any, AsyncContextManager, Callable, Optional
 
+from ..outcomes.judge import stored_verdicts
 from ..secrets import scrub_settings
 from .store import OUTCOMES, Finished, utcnow
 
@@ -30,8 +31,21 @@ def context_from_config(cfg: Any) -> RunContext:
     from .config import judge_env_kwargs
 
     env = {**cfg.env, **judge_env_kwargs(cfg)}
-    return RunContext(env=env, episode_timeout=cfg.timeouts.episode,
-                      retries=cfg.retries.attempts, backoff=cfg.retries.backoff)
+    ctx = RunContext(env=env, episode_timeout=cfg.timeouts.episode,
+                     retries=cfg.retries.attempts, backoff=cfg.retries.backoff)
+    if cfg.outcome_judge is not None:
+        ctx["outcome_judge"] = cfg.outcome_judge.model_dump()  # extra keys included
+    return ctx
+
+
+def add_judge_verdicts(ep: Any, env: Any, ctx: dict[str, Any]) -> None:
+    """With ``outcome_judge`` in the sweep: add the judge's verdicts to a finished
+    episode's outcome (stored beside the rule verdicts)."""
+    spec = ctx.get("outcome_judge")
+    if spec and ep.status == "ok" and ep.outcome:
+        from corpsim.outcomes.judge import JudgeConfig, judge_episode
+
+        judge_episode(ep.outcome, ep.steps, env.roles, JudgeConfig.from_spec(spec))
 
 
 class _CaptureEnv:
@@ -40,10 +54,12 @@ class _CaptureEnv:
     def __init__(self, env: Any):
         self._env = env
         self.system_prompt = ""
+        self.roles: dict[str, Any] = {}
 
     def reset(self, *args: Any, **kwargs: Any) -> Any:
         obs, info = self._env.reset(*args, **kwargs)
         self.system_prompt = info.get("system_prompt", "")
+        self.roles = info.get("roles", {})
         return obs, info
 
     def step(self, action: Any) -> Any:
@@ -208,6 +224,7 @@ def finished_from_episode(p: Any, ep: Any, *, attempts: int, started: Any, wall:
         "outcome_events": _dumps(outcome.get("events", [])) if outcome else None,
         "agent_info": _dumps(scrub_settings(agent_info)) if agent_info else None,
         "prompt_id": prompt[0] if prompt else None, "worker": _WORKER,
+        **stored_verdicts(outcome.get("judge")),
     }
     steps = [{
         "episode_key": p.key, "sweep_id": p.sweep_id, "step": int(s.step),
@@ -272,6 +289,7 @@ def run_scripted(p: Any, ctx: dict[str, Any]) -> Finished:
         env = make_env(p, ctx)
         agent = make_scripted_agent(p)
         ep = run_episode(env, agent, seed=p.seed)
+        add_judge_verdicts(ep, env, ctx)
         release_env(p, ctx, env)
     except Exception as exc:  # a harness or world failure is data too
         return finished_from_error(p, _describe(exc), attempts=1, started=started,
@@ -338,6 +356,8 @@ async def run_llm(p: Any, ctx: dict[str, Any],
                     t0 = time.perf_counter()
                     started = utcnow()
                     ep = await asyncio.wait_for(arun_episode(env, agent, seed=p.seed), timeout)
+            if ctx.get("outcome_judge"):  # blocking litellm calls: off the event loop
+                await asyncio.to_thread(add_judge_verdicts, ep, env, ctx)
             release_env(p, ctx, env)
             result = finished_from_episode(p, ep, attempts=attempt, started=started,
                                            wall=time.perf_counter() - t0,
