@@ -368,6 +368,11 @@ class SweepConfig(_Strict):
         d["judge"] = d.pop("monitor")  # the monitor's old key: sweeps planned before resume
         if d.get("outcome_judge") is None:
             d.pop("outcome_judge")
+        # axes added later hash only when set, so sweeps planned before them still resume
+        for exp in d["expansions"]:
+            for key, default in (("inbox_size", [None]), ("realism", ["study"]), ("tells", [{}])):
+                if exp.get(key) == default:
+                    exp.pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_json(self) -> str:
