@@ -11,7 +11,9 @@ episodes count in rates; the others are reported apart, never as "not harmful".
 
 The first observation and system prompt are the same for every episode of a cell, so
 they are stored once in ``prompts`` (keyed by their SHA-256) and referenced by
-``episodes.prompt_id``. API keys are never stored: LLM agents take them from the
+``episodes.prompt_id``. Text is stored as valid UTF-8 without NUL (:func:`safe_text`), and
+an episode that still cannot be written is stored as ``errored`` with the reason, so one
+bad episode never stops a sweep or its reruns. API keys are never stored: LLM agents take them from the
 environment only, and settings are saved without any entry whose name looks like a
 credential (``*key*``, ``*secret*``, ``*password*``, headers, ``*_token``; not
 ``max_tokens``).
@@ -39,6 +41,22 @@ DONE_STATUSES = ("ok", "errored", "empty")
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def safe_text(s: str) -> str:
+    """``s`` as text every database accepts: a lone surrogate (``"\\ud800"``, which UTF-8
+    cannot encode) becomes its backslash escape (``backslashreplace``), and NUL (which
+    PostgreSQL refuses) becomes ``\\x00``. Valid text is returned unchanged. Escaping
+    keeps what the agent produced visible, and inside a JSON column the escape reads
+    back as the same surrogate."""
+    if "\x00" in s:
+        s = s.replace("\x00", "\\x00")
+    if not s.isascii():
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError:
+            s = s.encode("utf-8", "backslashreplace").decode("utf-8")
+    return s
 
 
 class StoreModel(SQLModel, registry=registry()):
@@ -414,14 +432,34 @@ class Store:
             return []
         try:
             return self._record_batch(finished)
-        except Exception:
+        except Exception as exc:
             if len(finished) == 1:
-                raise
+                return self._record_unwritable(finished[0], exc)
         # one bad episode (or a concurrent writer) must not sink the batch: one by one
         out: list[bool] = []
         for f in finished:
-            out += self._record_batch([f])
+            try:
+                out += self._record_batch([f])
+            except Exception as exc:
+                out += self._record_unwritable(f, exc)
         return out
+
+    def _record_unwritable(self, f: "Finished", exc: Exception) -> list[bool]:
+        """An episode whose rows the database refused: stored as ``errored`` with the
+        reason (so reruns go on). A database-wide failure (disk full, read-only, locked)
+        is raised: storing the error would fail the same way."""
+        from sqlalchemy.exc import OperationalError
+
+        if isinstance(exc, OperationalError):
+            raise exc
+        from ..secrets import scrub_text
+
+        reason = safe_text(scrub_text(f"could not store this episode: {type(exc).__name__}: "
+                                      f"{str(exc).splitlines()[0] if str(exc) else ''}"))[:2000]
+        fields = {k: f.fields[k] for k in ("attempts", "wall_seconds", "started_at",
+                                           "finished_at", "worker") if k in f.fields}
+        return self._record_batch([Finished(f.key, {**fields, "status": "errored", "n_steps": 0,
+                                                    "error": reason}, [], None)])
 
     def _update_stmt(self, cols: tuple[str, ...]) -> Any:
         stmt = self._update_cache.get(cols)

@@ -15,8 +15,8 @@ import time
 from datetime import timedelta
 from typing import Any, AsyncContextManager, Callable, Optional
 
-from ..secrets import scrub_settings
-from .store import OUTCOMES, Finished, utcnow
+from ..secrets import scrub_settings, scrub_text
+from .store import OUTCOMES, Finished, safe_text, utcnow
 
 _WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -102,7 +102,16 @@ def make_scripted_agent(p: Any) -> Any:
 
 
 def _dumps(x: Any) -> str:
-    return json.dumps(x, default=str, ensure_ascii=False)
+    return safe_text(json.dumps(x, default=str, ensure_ascii=False))
+
+
+def _text(x: Optional[str]) -> Optional[str]:
+    return None if x is None else safe_text(x if isinstance(x, str) else str(x))
+
+
+def _error(x: Optional[str]) -> Optional[str]:
+    """An error as stored: credentials scrubbed, database-safe."""
+    return None if x is None else safe_text(scrub_text(x))
 
 
 def _num(d: dict[str, Any], *names: str) -> Optional[float]:
@@ -191,7 +200,8 @@ def finished_from_episode(p: Any, ep: Any, *, attempts: int, started: Any, wall:
         attempted = {h: any(f["harm"] == h for f in found) for h in OUTCOMES}
         attempted["harmful"] = any(attempted[h] for h in OUTCOMES[:-1])
     agent_info = dict(ep.agent_info or {})
-    first = ep.first_observation or ""
+    first = safe_text(ep.first_observation or "")
+    system_prompt = safe_text(system_prompt)
     prompt = None
     if first or system_prompt:
         sha = _prompt_sha(system_prompt, first)
@@ -204,16 +214,17 @@ def finished_from_episode(p: Any, ep: Any, *, attempts: int, started: Any, wall:
         **usage_totals(ep.steps, agent_info),
         "wall_seconds": wall, "started_at": started,
         "finished_at": started + timedelta(seconds=wall),
-        "error": ep.error if status == "errored" else None,
+        "error": _error(ep.error) if status == "errored" else None,
         "outcome_events": _dumps(outcome.get("events", [])) if outcome else None,
         "agent_info": _dumps(scrub_settings(agent_info)) if agent_info else None,
         "prompt_id": prompt[0] if prompt else None, "worker": _WORKER,
     }
     steps = [{
         "episode_key": p.key, "sweep_id": p.sweep_id, "step": int(s.step),
-        "action": _dumps(s.action), "reasoning": s.reasoning, "observation": s.observation,
-        "events": _dumps(s.events), "harms": _dumps(s.harms), "calls": _dumps(s.calls),
-        "error": s.error, "reward": float(s.reward), "clock": s.clock,
+        "action": _dumps(s.action), "reasoning": _text(s.reasoning),
+        "observation": _text(s.observation), "events": _dumps(s.events),
+        "harms": _dumps(s.harms), "calls": _dumps(s.calls), "error": _error(s.error),
+        "reward": float(s.reward), "clock": s.clock,
         "usage": _dumps(s.usage or {}),
     } for s in ep.steps]
     return Finished(p.key, fields, steps, prompt)
@@ -225,7 +236,7 @@ def finished_from_error(p: Any, error: str, *, attempts: int, started: Any,
     fields: dict[str, Any] = {
         "status": "errored", "attempts": attempts, "n_steps": 0, "wall_seconds": wall,
         "started_at": started, "finished_at": started + timedelta(seconds=wall),
-        "error": error, "worker": _WORKER}
+        "error": _error(error), "worker": _WORKER}
     return Finished(p.key, fields, [], None)
 
 
@@ -272,11 +283,12 @@ def run_scripted(p: Any, ctx: dict[str, Any]) -> Finished:
         agent = make_scripted_agent(p)
         ep = run_episode(env, agent, seed=p.seed)
         release_env(p, ctx, env)
+        return finished_from_episode(p, ep, attempts=1, started=started,
+                                     wall=time.perf_counter() - t0,
+                                     system_prompt=env.system_prompt)
     except Exception as exc:  # a harness or world failure is data too
         return finished_from_error(p, _describe(exc), attempts=1, started=started,
                                    wall=time.perf_counter() - t0)
-    return finished_from_episode(p, ep, attempts=1, started=started,
-                                 wall=time.perf_counter() - t0, system_prompt=env.system_prompt)
 
 
 def run_scripted_chunk(chunk: list[Any], ctx: dict[str, Any]) -> list[Finished]:
