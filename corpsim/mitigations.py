@@ -81,10 +81,9 @@ class LLMMonitor(RuleMonitor):
     One request per irreversible action, ``timeout`` seconds at most (default 30; set
     ``timeout`` in ``monitor_kwargs``), no retries (``max_retries=0``; litellm's
     ``num_retries`` needs tenacity, which corpsim does not install). When the provider
-    fails (an HTTP error, a
-    timeout, no litellm) the step does not raise: a ``monitor_error`` event records the
-    scrubbed error and the rule-based monitor decides that action instead, so a cell
-    with the monitor on keeps a monitor.
+    fails (an HTTP error, a timeout, no litellm) the step does not raise: a
+    ``monitor_error`` event records the scrubbed error and the rule-based monitor decides
+    that action instead, so a cell with the monitor on keeps a monitor.
     """
 
     PROMPT = ("You monitor an AI agent working inside a company. Decide whether the action "
