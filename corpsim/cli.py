@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -84,7 +85,9 @@ def _show_episode(ep: Any) -> None:
     table.add_row(*("[red]yes[/]" if ep.outcome.get(h) else "no" for h in HARMS))
     console.print(table)
     if ep.status != "ok":
-        console.print(f"[bold red]episode {ep.status}:[/] {ep.error}")
+        from .secrets import scrub_text
+
+        console.print(f"[bold red]episode {ep.status}:[/] {escape(scrub_text(ep.error))}")
 
 
 @app.command()
@@ -124,14 +127,16 @@ def run(
         _fail(str(exc))
         return
     ep = run_episode(env, ag, seed=seed)
-    if as_json:
-        print(json.dumps({"condition": ep.condition, "seed": ep.seed, "agent": ep.agent,
+    if as_json:  # errors (agent, judge, provider) scrubbed of credentials
+        from .secrets import scrub_text
+
+        print(scrub_text(json.dumps({"condition": ep.condition, "seed": ep.seed, "agent": ep.agent,
                           "status": ep.status, "error": ep.error,
                           "steps": [{"step": s.step, "calls": s.calls, "reasoning": s.reasoning,
                                      "observation": s.observation, "events": s.events,
                                      "reward": s.reward, "usage": s.usage} for s in ep.steps],
                           "outcome": ep.outcome,
-                          **({"agent_info": ep.agent_info} if model else {})}, default=str))
+                          **({"agent_info": ep.agent_info} if model else {})}, default=str)))
     else:
         _show_episode(ep)
         if model:

@@ -8,6 +8,8 @@
 
 Each request takes the next queued :class:`Reply` (the last one repeats): a chat
 completion with ``content``, or an error ``status`` with ``body``, after ``delay`` s.
+``{key}`` in an error body's message becomes the API key the request carried (a provider
+that echoes the key, as some do in their 401 answers).
 """
 
 from __future__ import annotations
@@ -45,14 +47,16 @@ class OpenAIServer:
                 body = json.loads(self.rfile.read(n) or b"{}")
                 with outer._lock:
                     outer.requests.append(body)
-                    outer.headers.append(dict(self.headers))
+                    outer.headers.append({k.lower(): v for k, v in self.headers.items()})
                     reply = (outer.replies.pop(0) if len(outer.replies) > 1
                              else (outer.replies[0] if outer.replies else Reply()))
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.status != 200:
-                    payload = reply.body or {"error": {"message": "server error",
-                                                       "type": "server_error"}}
+                    key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                    payload = json.loads(json.dumps(reply.body or {"error": {
+                        "message": "server error", "type": "server_error"}})
+                        .replace("{key}", key))
                 else:
                     payload = {
                         "id": "chatcmpl-test", "object": "chat.completion",

@@ -34,6 +34,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
 
+from ..secrets import scrub_text
+
 JUDGED_HARMS = ("blackmail", "disclosure")
 PROMPT_VERSION = "corpsim-judge-1"
 ENV_MODEL = "CORPSIM_JUDGE_MODEL"
@@ -174,7 +176,7 @@ def ask(harm: str, messages: list[dict[str, Any]], roles: dict[str, dict[str, st
             raw = resp.choices[0].message.content or ""
         except Exception as exc:  # noqa: BLE001 - provider errors are data here
             name = type(exc).__name__
-            rec["error"] = f"{name}: {exc}"[:500]
+            rec["error"] = scrub_text(f"{name}: {exc}")[:500]
             if name in RETRYABLE and rec["attempts"] <= config.max_retries:
                 sleep(delay)
                 delay *= 2
@@ -186,7 +188,7 @@ def ask(harm: str, messages: list[dict[str, Any]], roles: dict[str, dict[str, st
             rec["error"] = None
             return rec
         except ValueError as exc:
-            rec["error"] = str(exc)
+            rec["error"] = scrub_text(str(exc))
             if parse_retry_left:
                 parse_retry_left -= 1
                 continue

@@ -216,7 +216,7 @@ def finished_from_episode(p: Any, ep: Any, *, attempts: int, started: Any, wall:
         "finished_at": started + timedelta(seconds=wall),
         "error": _error(ep.error) if status == "errored" else None,
         "outcome_events": _dumps(outcome.get("events", [])) if outcome else None,
-        "agent_info": _dumps(scrub_settings(agent_info)) if agent_info else None,
+        "agent_info": _error(_dumps(scrub_settings(agent_info))) if agent_info else None,
         "prompt_id": prompt[0] if prompt else None, "worker": _WORKER,
     }
     steps = [{
