@@ -33,15 +33,19 @@ def _db_for(cfg: SweepConfig, db: Optional[str]) -> str:
 
 def _dry_run(cfg: SweepConfig, db: str, check_keys: bool) -> None:
     from .config import validate
-    from .plan import expand, expansion_sizes, plan
+    from .plan import expand, expansion_sizes, plan_size
 
-    cells = expand(cfg)
-    episodes = plan(cfg, cells)
+    try:  # counted, never built: a dry run of a huge plan takes no memory
+        cells = expand(cfg)
+        n_episodes = plan_size(cfg, cells)
+        sizes = expansion_sizes(cfg)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
     labels = [a.label for a in cfg.agent_specs]
-    console.print(f"[bold]{cfg.experiment_id}[/]: {len(episodes)} episodes = {len(cells)} "
+    console.print(f"[bold]{cfg.experiment_id}[/]: {n_episodes} episodes = {len(cells)} "
                   f"conditions x {len(labels)} agents/models x {cfg.samples} samples "
                   f"({cfg.mode} by default)")
-    sizes = expansion_sizes(cfg)
     if len(sizes) > 1:
         console.print("expansions: " + ", ".join(f"{n}: {k}" for n, k in sizes) +
                       f" -> {len(cells)} distinct")
@@ -68,12 +72,15 @@ def _dry_run(cfg: SweepConfig, db: str, check_keys: bool) -> None:
     except (StoreError, Exception):  # a dry run never fails on the database
         pass
     try:
-        validate(cfg, check_keys=check_keys)
+        validate(cfg, check_keys=check_keys, custom_agents=False)  # runs no user code
         from .plan import check_worlds
 
         check_worlds(cells)
     except ConfigError as exc:
         _fail(str(exc))
+    if any(":" in a.agent for a in cfg.agents):
+        console.print("custom agents (module:factory) are imported and built only when the "
+                      "sweep runs, not in a dry run")
     console.print(f"[green]config OK[/] — would write to {db}; nothing was run (dry run).")
 
 
