@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -21,8 +22,23 @@ DB_HELP = ("Results database: a SQLite path or a SQLAlchemy URL (postgresql://..
 def _fail(msg: str, code: int = 2) -> None:
     from rich.markup import escape
 
-    err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _db_errors(db: str) -> Iterator[None]:
+    """A database or file-system failure (full disk, read-only or corrupted file) as
+    one line and exit code 1, not a traceback."""
+    from .store import describe_db_error
+
+    try:
+        yield
+    except Exception as exc:
+        msg = describe_db_error(exc, db)
+        if msg is None:
+            raise
+        _fail(msg, 1)
 
 
 def _db_for(cfg: SweepConfig, db: Optional[str]) -> str:
@@ -110,9 +126,10 @@ def _run(cfg: SweepConfig, db: str, *, progress: bool, retry_errored: bool,
     from .store import StoreError
 
     try:
-        res = run_sweep(cfg, db, progress=progress, console=console, check_keys=check_keys,
-                        retry_errored=retry_errored, workers=workers, backend=backend,
-                        address=address)
+        with _db_errors(db):
+            res = run_sweep(cfg, db, progress=progress, console=console,
+                            check_keys=check_keys, retry_errored=retry_errored,
+                            workers=workers, backend=backend, address=address)
     except (ConfigError, StoreError, ValueError) as exc:
         _fail(str(exc))
         return
@@ -172,10 +189,11 @@ def demo(
     """The main job on embedded defaults: the reference agents over the canonical
     conditions (and their controls), stored in SQLite, offline, then the rate table."""
     cfg = parse_config({**DEMO_CONFIG, "samples": samples}, "(embedded demo config)")
-    if fresh:
-        _drop_sweep(db, cfg.experiment_id)
-    else:
-        _drop_if_other_config(db, cfg)
+    with _db_errors(db):
+        if fresh:
+            _drop_sweep(db, cfg.experiment_id)
+        else:
+            _drop_if_other_config(db, cfg)
     console.print(f"[bold]corpsim demo[/]: {', '.join(a.label for a in cfg.agent_specs)} over "
                   "the canonical conditions (configs/demo.yaml), results in "
                   f"{db}")
@@ -255,7 +273,9 @@ def report(
         _fail(str(exc))
         return
     except Exception as exc:
-        _fail(f"cannot read {db}: {type(exc).__name__}: {exc}")
+        from .store import describe_db_error
+
+        _fail(describe_db_error(exc, db) or f"cannot read {db}: {type(exc).__name__}: {exc}")
         return
     if list_ or (sweep_id is None and len(all_sweeps) != 1):
         t = Table(title=f"sweeps in {db}", title_justify="left")

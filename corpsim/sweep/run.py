@@ -365,6 +365,9 @@ class LocalRunner:
     async def run(self, pending: list[PlannedEpisode]) -> None:
         queue: asyncio.Queue[Optional[Finished]] = asyncio.Queue()
         writer = asyncio.ensure_future(self._writer(queue))
+        # a store that fails (full disk) stops the sweep: nothing more could be written
+        writer.add_done_callback(lambda t: t.cancelled() or t.exception() is None
+                                 or self.stop.set())
         jobs = []
         scripted = [p for p in pending if p.kind == "scripted"]
         llm = [p for p in pending if p.kind == "llm"]

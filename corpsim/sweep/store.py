@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
@@ -192,6 +193,44 @@ class StoreError(RuntimeError):
     """The store cannot be used as asked (a sweep planned with another config, ...)."""
 
 
+# SQLite's messages -> what to tell the user (checked in order, by substring)
+_DB_PROBLEMS = (
+    ("database or disk is full", "the disk holding {where} is full; free some space and run "
+     "the same command again (episodes already stored are kept)"),
+    ("disk i/o error", "the disk failed while writing {where} (I/O error); check the disk "
+     "and run the same command again"),
+    ("readonly database", "{where} is read-only; make it writable or pass another --db"),
+    ("unable to open database file", "cannot open {where}: the path is a directory, or its "
+     "folder is missing or not writable; pass another --db"),
+    ("file is not a database", "{where} is not a results database (a corrupted file or "
+     "another kind of file); move it away or pass another --db"),
+    ("database disk image is malformed", "{where} is corrupted; move it away or pass "
+     "another --db"),
+)
+
+
+def describe_db_error(exc: BaseException, db: str | os.PathLike[str]) -> Optional[str]:
+    """One line saying what went wrong with the database ``db`` (a full disk, a
+    read-only or corrupted file, a path that cannot be created), or None when ``exc``
+    is not a database or file-system failure."""
+    from sqlalchemy.exc import DBAPIError
+
+    url = normalise_url(db)
+    where = url[len("sqlite:///"):] if url.startswith("sqlite:///") else redact_url(url)
+    if isinstance(exc, DBAPIError):
+        text = str(exc.orig) if exc.orig is not None else str(exc)
+        low = text.lower()
+        for needle, msg in _DB_PROBLEMS:
+            if needle in low:
+                return msg.format(where=where)
+        first = text.strip().splitlines()[0] if text.strip() else type(exc.orig).__name__
+        return f"database error on {where}: {first}"
+    if isinstance(exc, OSError):
+        return (f"cannot create or open {where}: {exc.strerror or exc}"
+                + (f" ({exc.filename})" if exc.filename else ""))
+    return None
+
+
 def normalise_url(db: str | os.PathLike[str]) -> str:
     """A path becomes a SQLite URL; ``postgresql://`` uses psycopg (3) unless a driver
     is named."""
@@ -274,7 +313,20 @@ class Store:
         return self.engine.dialect.name
 
     def create_tables(self) -> None:
-        StoreModel.metadata.create_all(self.engine, tables=TABLES)
+        """Create the missing tables. Safe when several processes start on a new
+        database at once: one that loses the race (``table ... already exists``, or
+        PostgreSQL's duplicate type) looks again and finds the tables made."""
+        from sqlalchemy.exc import DBAPIError
+
+        for attempt in range(6):
+            try:
+                StoreModel.metadata.create_all(self.engine, tables=TABLES)
+                return
+            except DBAPIError as exc:
+                text = str(exc).lower()
+                if attempt == 5 or not ("already exists" in text or "duplicate key" in text):
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     # ------------------------------------------------------------------ human labels
     def add_label(self, sweep_id: str, episode_key: str, harm: str, verdict: bool,
