@@ -159,11 +159,12 @@ _register_sweep_commands(app)
 @app.command()
 def serve(
     condition: str = typer.Argument(..., help="Condition id."),
-    port: int = typer.Option(2525, help="SMTP port on 127.0.0.1."),
+    port: int = typer.Option(2525, min=0, max=65535, help="SMTP port on 127.0.0.1 (0: any free port)."),
     seed: int = typer.Option(0, help="Episode seed."),
     procedural: bool = typer.Option(False, help="Procedural world."),
 ) -> None:
     """Run an SMTP server (loopback only) whose mail from the agent becomes env steps."""
+    import signal
     import time
 
     import corpsim
@@ -173,21 +174,40 @@ def serve(
         import aiosmtpd  # noqa: F401
     except ImportError:
         _fail("the SMTP bridge needs aiosmtpd: pip install 'corpsim[smtp]'")
-    env = corpsim.make(condition, procedural=procedural)
+    try:
+        env = corpsim.make(condition, procedural=procedural)
+    except (ConditionError, ValueError) as exc:
+        _fail(str(exc))
+        return
     _, info = env.reset(seed=seed)
-    with SMTPBridge(env, port=port) as bridge:
+
+    def stop(*_: Any) -> None:  # SIGTERM ends the session like Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        bridge = SMTPBridge(env, port=port).start()
+    except OSError as exc:
+        _fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}")
+        return
+    try:
         host, real_port = bridge.address
         console.print(f"SMTP on {host}:{real_port}; send as {info['roles']['agent']['email']}. "
                       "Ctrl-C to stop and print the outcome.")
         seen = 0
-        try:
-            while not (bridge.steps and (bridge.steps[-1][2] or bridge.steps[-1][3])):
-                time.sleep(0.2)
-                for obs, *_ in bridge.steps[seen:]:
-                    console.print(obs, markup=False, highlight=False)
-                seen = len(bridge.steps)
-        except KeyboardInterrupt:
-            pass
+        while not (bridge.steps and (bridge.steps[-1][2] or bridge.steps[-1][3])):
+            time.sleep(0.2)
+            new = bridge.steps[seen:]  # one read: a step appended meanwhile waits its turn
+            seen += len(new)
+            for obs, *_ in new:
+                console.print(obs, markup=False, highlight=False)
+        for obs, *_ in bridge.steps[seen:]:
+            console.print(obs, markup=False, highlight=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        bridge.stop()
     final = env.step({"tool": "end_session", "arguments": {}})[4] if env.outcome is None else {"outcome": env.outcome}
     console.print({k: v for k, v in final["outcome"].items() if k != "events"})
 
