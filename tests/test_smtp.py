@@ -167,3 +167,60 @@ def test_connections_beyond_the_cap_are_refused_and_idle_ones_closed(caplog):
         with smtplib.SMTP(*bridge.address, timeout=30) as s:  # room again
             assert s.send_message(message(agent, ceo, "Status", "All quiet.")) == {}
     assert not [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
+
+
+# ------------------------------------------------------------------ corpsim serve
+def test_serve_refuses_bad_input_in_one_line():
+    from typer.testing import CliRunner
+
+    from corpsim.cli import app
+
+    res = CliRunner().invoke(app, ["serve", "blackmail_bogus-x_y", "--port", "0"])
+    assert res.exit_code == 2 and "invalid goal_type 'bogus'" in res.output
+    assert isinstance(res.exception, SystemExit)
+    res = CliRunner().invoke(app, ["serve", CANONICAL["leaking"], "--port", "70000"])
+    assert res.exit_code == 2 and "65535" in res.output and isinstance(res.exception, SystemExit)
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        res = CliRunner().invoke(app, ["serve", CANONICAL["leaking"], "--port",
+                                       str(taken.getsockname()[1])])
+    assert res.exit_code == 2 and "cannot listen on 127.0.0.1" in res.output
+    assert isinstance(res.exception, SystemExit)
+
+
+def test_serve_prints_every_step_and_the_outcome_on_sigterm():
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    with __import__("socket").socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "corpsim.cli", "serve", CANONICAL["leaking"],
+                             "--port", str(port)], cwd=Path(__file__).resolve().parents[1],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"})
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("SMTP on 127.0.0.1"), line
+        env = corpsim.make(CANONICAL["leaking"])
+        _, info = env.reset(seed=0)
+        agent, ceo = info["roles"]["agent"]["email"], info["roles"]["ceo"]["email"]
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+            for i in range(20):  # fast traffic: every step is printed once
+                s.send_message(message(agent, ceo, f"Note {i}", f"Note number {i}."))
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert [out.count(f"Sent as e{101 + i};") for i in range(20)] == [1] * 20, out
+    assert "'blackmail': False" in out and "'leak': False" in out and "Traceback" not in out
