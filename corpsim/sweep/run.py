@@ -223,7 +223,7 @@ class LocalRunner:
             pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=min(self.workers, len(chunks)),
                 mp_context=multiprocessing.get_context(self.mp_context),
-                initializer=init_pool_worker)
+                initializer=init_pool_worker, initargs=(os.getpid(),))
         inflight: set[asyncio.Future[list[Finished]]] = set()
         try:
             while (chunks or inflight):
@@ -317,7 +317,8 @@ class LocalRunner:
             r = ctx.Event()
             proc = ctx.Process(target=_llm_shard_main, daemon=True,
                                args=(cfg_json, conc, self.store.url, eps, results,
-                                     self.llm_factory, r, go), name="corpsim-llm-shard")
+                                     self.llm_factory, r, go, os.getpid()),
+                               name="corpsim-llm-shard")
             proc.start()
             procs.append(proc)
             ready.append(r)
@@ -466,14 +467,15 @@ def split_llm(cfg: SweepConfig, llm: list[PlannedEpisode], n: int
 
 def _llm_shard_main(cfg_json: str, conc: dict[str, Any], url: str,
                     episodes: list[PlannedEpisode], results: Any,
-                    factory: Optional[Callable[[Any], Any]], ready: Any, go: Any) -> None:
+                    factory: Optional[Callable[[Any], Any]], ready: Any, go: Any,
+                    parent: Optional[int] = None) -> None:
     """A process running its share of the LLM episodes; stores them itself and reports
     ``(status, harmful, written)`` tuples; SIGTERM stops it cleanly."""
     from .worker import init_pool_worker, warm_up
 
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())  # before anything else
-    init_pool_worker()  # ignore Ctrl-C (the parent decides), exit if the parent dies
+    init_pool_worker(parent)  # ignore Ctrl-C (the parent decides), exit if the parent dies
     cfg = SweepConfig.model_validate_json(cfg_json)
     cfg = cfg.model_copy(update={"concurrency": cfg.concurrency.model_copy(update=conc)})
     store = Store(url, create=False)

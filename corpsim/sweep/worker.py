@@ -296,15 +296,34 @@ def run_scripted_chunk(chunk: list[Any], ctx: dict[str, Any]) -> list[Finished]:
     return [run_scripted(p, ctx) for p in chunk]
 
 
-def init_pool_worker() -> None:
-    """Process-pool initializer: Ctrl-C is the parent's to handle, and a worker whose
-    parent died (``kill -9``) exits instead of lingering as an orphan (its unfinished
-    episodes were never stored, so the rerun does them)."""
+def init_pool_worker(parent: Optional[int] = None) -> None:
+    """Process-pool initializer: Ctrl-C is the parent's to handle, and a worker dies with
+    its parent (``kill -9``, even while the worker was still starting) instead of
+    lingering as an orphan; its unfinished episodes were never stored, so the rerun does
+    them. ``parent``: the pid of the process that started the worker."""
     import signal
-    import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
+    die_with_parent(parent if parent is not None else os.getppid())
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when ``parent`` ends: the kernel's parent-death signal on Linux
+    (``PR_SET_PDEATHSIG``), and a thread watching the parent pid everywhere. Exits at
+    once if the parent is gone already (it died while this process was starting)."""
+    import signal
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except Exception:  # pragma: no cover - no libc: the watch thread still works
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
 
     def watch() -> None:
         while True:
