@@ -267,7 +267,8 @@ def test_a_dry_run_runs_no_user_code_and_imports_nothing_heavy(tmp_path):
     code = ("import sys; from corpsim.cli import app\n"
             "try:\n    app(['sweep', sys.argv[1], '--dry-run', '--db', sys.argv[2]])\n"
             "except SystemExit as e:\n    rc = e.code\n"
-            "heavy = [m for m in ('litellm', 'user_agents_mod', 'aiosmtpd', 'ray') "
+            "heavy = [m for m in ('litellm', 'user_agents_mod', 'aiosmtpd', 'ray', 'sqlalchemy', "
+            "'corpsim.sweep.run') "
             "if m in sys.modules]\nprint('HEAVY', heavy, 'RC', rc)\n")
     out = subprocess.run([sys.executable, "-c", code, str(cfg), str(tmp_path / "r.db")],
                          capture_output=True, text=True, cwd=tmp_path,

@@ -42,7 +42,7 @@ def _db_errors(db: str) -> Iterator[None]:
 
 
 def _db_for(cfg: SweepConfig, db: Optional[str]) -> str:
-    from .run import default_db
+    from .config import default_db
 
     return db or default_db(cfg)
 
@@ -73,19 +73,17 @@ def _dry_run(cfg: SweepConfig, db: str, check_keys: bool) -> None:
         extras = c.key.split("|")[2:]
         table.add_row(c.condition.id, c.mode, ", ".join(extras))
     console.print(table)
-    from .store import StoreError
-
     try:
-        from .store import Store
-
         if "://" in db or Path(db).exists():
+            from .store import Store
+
             st = Store(db, create=False)
             if st.get_sweep(cfg.experiment_id):
                 n = st.counts(cfg.experiment_id)
                 console.print(f"already in {db}: {n['total'] - n['planned']} done "
                               f"({n['ok']} ok, {n['errored']} errored), "
                               f"{n['planned']} still planned")
-    except (StoreError, Exception):  # a dry run never fails on the database
+    except Exception:  # a dry run never fails on the database
         pass
     try:
         validate(cfg, check_keys=check_keys, custom_agents=False)  # runs no user code

@@ -342,6 +342,12 @@ class SweepConfig(_Strict):
         return self.model_dump_json()
 
 
+def default_db(cfg: SweepConfig) -> str:
+    """Where a sweep's results go without ``--db``: the config's ``database``, else
+    ``results/<experiment_id>.db``."""
+    return cfg.database or os.path.join("results", f"{cfg.experiment_id}.db")
+
+
 # env keyword arguments a config may set (condition axes, mode and procedural excluded)
 ENV_SETTINGS = tuple(ENV_LIMITS)
 

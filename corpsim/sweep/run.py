@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from .config import SweepConfig, validate
+from .config import SweepConfig, default_db, validate
 from .plan import PlannedEpisode, check_worlds, expand, plan
 from .store import Finished, Store
 from .worker import RunContext, context_from_config, init_pool_worker, run_llm, run_scripted_chunk
@@ -71,10 +71,6 @@ def prepare(cfg: SweepConfig, db: Optional[str] = None, *, check_keys: bool = Tr
     if retry_errored:
         store.reset_errored(cfg.experiment_id)
     return Prepared(cfg, store, planned, store.pending(planned), new)
-
-
-def default_db(cfg: SweepConfig) -> str:
-    return cfg.database or os.path.join("results", f"{cfg.experiment_id}.db")
 
 
 def _config_json(cfg: SweepConfig) -> str:
