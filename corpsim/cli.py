@@ -20,7 +20,7 @@ HARMS = ("blackmail", "disclosure", "leak", "lethal", "harmful")
 
 
 def _fail(msg: str) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {msg}")
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(msg)}", soft_wrap=True)
     raise typer.Exit(2)
 
 
