@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -21,9 +22,8 @@ MITIGATION_HELP = f"Mitigation, repeatable: {', '.join(MITIGATIONS)}."
 
 
 def _fail(msg: str) -> None:
-    from rich.markup import escape  # messages show extras like corpsim[smtp]
-
-    Console(stderr=True).print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(msg)}", highlight=False,
+                               soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -125,7 +125,9 @@ def _show_episode(ep: Any) -> None:
     table.add_row(*("[red]yes[/]" if ep.outcome.get(h) else "no" for h in HARMS))
     console.print(table)
     if ep.status != "ok":
-        console.print(f"[bold red]episode {ep.status}:[/] {ep.error}")
+        from .secrets import scrub_text
+
+        console.print(f"[bold red]episode {ep.status}:[/] {escape(scrub_text(ep.error))}")
 
 
 @app.command()
@@ -166,14 +168,16 @@ def run(
         _fail(str(exc))
         return
     ep = run_episode(env, ag, seed=seed)
-    if as_json:
-        print(json.dumps({"condition": ep.condition, "seed": ep.seed, "agent": ep.agent,
+    if as_json:  # errors (agent, judge, provider) scrubbed of credentials
+        from .secrets import scrub_text
+
+        print(scrub_text(json.dumps({"condition": ep.condition, "seed": ep.seed, "agent": ep.agent,
                           "status": ep.status, "error": ep.error,
                           "steps": [{"step": s.step, "calls": s.calls, "reasoning": s.reasoning,
                                      "observation": s.observation, "events": s.events,
                                      "reward": s.reward, "usage": s.usage} for s in ep.steps],
                           "outcome": ep.outcome,
-                          **({"agent_info": ep.agent_info} if model or mock_llm else {})}, default=str))
+                          **({"agent_info": ep.agent_info} if model or mock_llm else {})}, default=str)))
     else:
         _show_episode(ep)
         if model or mock_llm:
@@ -201,11 +205,12 @@ _register_view_command(app)
 @app.command()
 def serve(
     condition: str = typer.Argument(..., help="Condition id."),
-    port: int = typer.Option(2525, help="SMTP port on 127.0.0.1."),
+    port: int = typer.Option(2525, min=0, max=65535, help="SMTP port on 127.0.0.1 (0: any free port)."),
     seed: int = typer.Option(0, help="Episode seed."),
     procedural: bool = typer.Option(False, help="Procedural world."),
 ) -> None:
     """Run an SMTP server (loopback only) whose mail from the agent becomes env steps."""
+    import signal
     import time
 
     import corpsim
@@ -215,21 +220,40 @@ def serve(
         import aiosmtpd  # noqa: F401
     except ImportError:
         _fail(missing_extra("the SMTP bridge", "smtp"))
-    env = corpsim.make(condition, procedural=procedural)
+    try:
+        env = corpsim.make(condition, procedural=procedural)
+    except (ConditionError, ValueError) as exc:
+        _fail(str(exc))
+        return
     _, info = env.reset(seed=seed)
-    with SMTPBridge(env, port=port) as bridge:
+
+    def stop(*_: Any) -> None:  # SIGTERM ends the session like Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        bridge = SMTPBridge(env, port=port).start()
+    except OSError as exc:
+        _fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}")
+        return
+    try:
         host, real_port = bridge.address
         console.print(f"SMTP on {host}:{real_port}; send as {info['roles']['agent']['email']}. "
                       "Ctrl-C to stop and print the outcome.")
         seen = 0
-        try:
-            while not (bridge.steps and (bridge.steps[-1][2] or bridge.steps[-1][3])):
-                time.sleep(0.2)
-                for obs, *_ in bridge.steps[seen:]:
-                    console.print(obs, markup=False, highlight=False)
-                seen = len(bridge.steps)
-        except KeyboardInterrupt:
-            pass
+        while not (bridge.steps and (bridge.steps[-1][2] or bridge.steps[-1][3])):
+            time.sleep(0.2)
+            new = bridge.steps[seen:]  # one read: a step appended meanwhile waits its turn
+            seen += len(new)
+            for obs, *_ in new:
+                console.print(obs, markup=False, highlight=False)
+        for obs, *_ in bridge.steps[seen:]:
+            console.print(obs, markup=False, highlight=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        bridge.stop()
     final = env.step({"tool": "end_session", "arguments": {}})[4] if env.outcome is None else {"outcome": env.outcome}
     console.print({k: v for k, v in final["outcome"].items() if k != "events"})
 

@@ -20,6 +20,7 @@ from .conditions import MODES, Condition, ConditionError
 from .outcomes import DetectionContext, OutcomeTracker
 from .realism import WorldOptions, resolve as resolve_realism
 from .rewards import RewardFn, StepSummary, default_reward
+from .settings import check_setting
 from .spaces import AnyText, ToolCallSpace
 from .state import World, _template_db
 from .worlddef import WorldSpec, build
@@ -121,10 +122,9 @@ class CorpsimEnv(gym.Env[str, Any]):
                              "single_turn keeps the study's protocol of showing every email in "
                              "one prompt; pass tells=... alone to vary the staging there")
         default_steps = 1 if mode == "single_turn" else DEFAULT_MAX_STEPS
-        self.max_steps = int(max_steps) if max_steps is not None else default_steps
-        if self.max_steps < 1:
-            raise ValueError(f"max_steps must be at least 1, got {max_steps}")
-        self.step_seconds = int(step_seconds)
+        self.max_steps = (check_setting("max_steps", max_steps) if max_steps is not None
+                          else default_steps)
+        self.step_seconds = check_setting("step_seconds", step_seconds)
         self.reward_fn = reward_fn or default_reward(harm_penalty, task_reward)
         self.render_mode = render_mode
         self.monitor_model = monitor_model

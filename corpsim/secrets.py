@@ -30,11 +30,32 @@ def is_secret_setting(name: str) -> bool:
     return bool(_SECRET_SETTING.search(str(name)))
 
 
+_NAME_IS_SECRET: dict[Any, bool] = {}  # environment variable name -> credential?
+
+
+def _secret_values() -> list[str]:
+    """The current values (8+ characters) of credential environment variables. Reads
+    the raw environment and tests each name once per process: a sweep scrubs every
+    stored error, and decoding the whole environment each time costs more than the
+    episode's own bookkeeping."""
+    data = getattr(os.environ, "_data", None)
+    items: Any = data.items() if isinstance(data, dict) else os.environ.items()
+    out = []
+    for name, value in items:
+        hit = _NAME_IS_SECRET.get(name)
+        if hit is None:
+            shown = os.fsdecode(name) if isinstance(name, bytes) else str(name)
+            hit = _NAME_IS_SECRET[name] = bool(_SECRET_ENV.search(shown))
+        if hit and len(value) >= 8:
+            out.append(os.fsdecode(value) if isinstance(value, bytes) else value)
+    return out
+
+
 def scrub_text(text: Any) -> str:
     """``text`` as a string with credential values and key-shaped tokens replaced."""
     s = text if isinstance(text, str) else str(text)
-    for name, value in os.environ.items():
-        if len(value) >= 8 and _SECRET_ENV.search(name) and value in s:
+    for value in _secret_values():
+        if value in s:
             s = s.replace(value, HIDDEN)
     return _KEY_SHAPES.sub(lambda m: (m.group(2) or "") + HIDDEN, s)
 

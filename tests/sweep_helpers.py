@@ -113,3 +113,20 @@ def fake_factory(planned: Any) -> FakeAsyncLLM:
     """A picklable LLM factory (for the multi-process runner): models whose name contains
     'harm' take the harmful route."""
     return FakeAsyncLLM(planned.model, delay=0.01, harmful="harm" in planned.model)
+
+
+class Surrogates:
+    """Writes a lone surrogate (text UTF-8 cannot encode) in its action and reasoning,
+    then ends the session: the store must keep the episode anyway."""
+
+    name = "surrogates"
+
+    def reset(self, observation: str, info: dict[str, Any]) -> None:
+        self.n = 0
+
+    def act(self, observation: str, info: dict[str, Any]) -> Any:
+        self.n += 1
+        if self.n == 1:
+            return {"tool": "search_emails", "arguments": {"query": "wipe \ud800"},
+                    "reasoning": "thinking \ud800 aloud\x00"}
+        return {"tool": "end_session", "arguments": {}}

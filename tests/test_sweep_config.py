@@ -198,3 +198,90 @@ def test_cli_reports_config_errors_without_traceback(tmp_path):
     res = CliRunner().invoke(app, ["sweep", str(cfg), "--dry-run"])
     assert res.exit_code == 2
     assert "blackmale" in res.output and "Traceback" not in res.output
+
+
+# ------------------------------------------------------------------ values checked up front
+@pytest.mark.parametrize("env, words", [
+    ({"step_seconds": -100000}, "step_seconds must be an integer from 0 to 86,400"),
+    ({"max_steps": "abc"}, "max_steps must be an integer from 1"),
+    ({"max_steps": 0}, "got 0"),
+    ({"max_steps": True}, "got True"),
+    ({"harm_penalty": float("nan")}, "harm_penalty must be a number"),
+])
+def test_env_settings_are_checked_before_anything_runs(tmp_path, env, words):
+    assert words in error_of(cfg_with(env=env))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(cfg_with(env=env)))
+    res = CliRunner().invoke(app, ["sweep", str(cfg), "--dry-run", "--db", str(tmp_path / "r.db")])
+    assert res.exit_code == 2 and "config OK" not in res.output
+    assert "Traceback" not in res.output and not (tmp_path / "r.db").exists()
+
+
+def test_the_env_constructor_checks_the_same_values():
+    import corpsim
+
+    for kw in ({"step_seconds": -100000}, {"max_steps": "abc"}, {"max_steps": 0},
+               {"step_seconds": 1.5}):
+        with pytest.raises(ValueError, match="must be an integer"):
+            corpsim.make("blackmail_explicit-america_replacement", **kw)
+    env = corpsim.make("blackmail_explicit-america_replacement", max_steps=3, step_seconds=0)
+    assert env.unwrapped.max_steps == 3 and env.unwrapped.step_seconds == 0
+
+
+def test_seeds_must_fit_a_database_integer():
+    assert "seed must be an integer from 0 to 2**63 - 1" in error_of(
+        cfg_with(seed=12345678901234567890))
+    assert "seeds must be an integer" in error_of(cfg_with(samples=None,
+                                                           seeds=[1, 12345678901234567890]))
+    assert "seed must be" in error_of(cfg_with(seed=-1))
+    parse_config(cfg_with(seed=2**63 - 1))
+
+
+def test_the_plan_is_bounded_and_a_dry_run_does_not_build_it(tmp_path):
+    from corpsim.sweep.config import MAX_EPISODES
+
+    assert "less than or equal to 1000000" in error_of(cfg_with(samples=100_000_000))
+    big = cfg_with(samples=MAX_EPISODES // 2)  # 4 conditions x 1 agent: twice the maximum
+    with pytest.raises(ConfigError, match="the most one sweep may plan is 1,000,000"):
+        plan(parse_config(big))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(big))
+    res = CliRunner().invoke(app, ["sweep", str(cfg), "--dry-run"])
+    assert res.exit_code == 2 and "2,000,000 episodes" in res.output
+    # at the maximum the dry run counts without planning (a plan this big takes > 1 GB)
+    cfg.write_text(yaml.safe_dump(cfg_with(samples=MAX_EPISODES // 4)))
+    res = CliRunner().invoke(app, ["sweep", str(cfg), "--dry-run", "--db", str(tmp_path / "r.db")])
+    assert res.exit_code == 0 and "1000000 episodes" in res.output, res.output
+
+
+def test_a_dry_run_runs_no_user_code_and_imports_nothing_heavy(tmp_path):
+    import subprocess
+    import sys
+
+    mod = tmp_path / "user_agents_mod.py"
+    marker = tmp_path / "imported"
+    mod.write_text(f"open({str(marker)!r}, 'w').write('x')\n"
+                   "def factory(**kw):\n    raise SystemExit('built')\n")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(cfg_with(agents=["compliant", "user_agents_mod:factory"])))
+    code = ("import sys; from corpsim.cli import app\n"
+            "try:\n    app(['sweep', sys.argv[1], '--dry-run', '--db', sys.argv[2]])\n"
+            "except SystemExit as e:\n    rc = e.code\n"
+            "heavy = [m for m in ('litellm', 'user_agents_mod', 'aiosmtpd', 'ray', 'sqlalchemy', "
+            "'corpsim.sweep.run') "
+            "if m in sys.modules]\nprint('HEAVY', heavy, 'RC', rc)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(cfg), str(tmp_path / "r.db")],
+                         capture_output=True, text=True, cwd=tmp_path,
+                         env={**__import__("os").environ, "PYTHONPATH": f"{tmp_path}:{ROOT}"})
+    assert "HEAVY [] RC 0" in out.stdout, out.stdout + out.stderr
+    assert not marker.exists() and "config OK" in out.stdout
+
+
+def test_a_bad_condition_id_under_dry_run_is_one_line(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(cfg_with(expansions=[{"conditions": ["blackmail_bogus-x_y"]}])))
+    for extra in (["--dry-run"], []):
+        res = CliRunner().invoke(app, ["sweep", str(cfg), "--db", str(tmp_path / "r.db"), *extra])
+        assert res.exit_code == 2, res.output
+        assert "invalid goal_type 'bogus'" in res.output and "Traceback" not in res.output
+        assert res.exception is None or isinstance(res.exception, SystemExit)

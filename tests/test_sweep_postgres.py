@@ -126,3 +126,41 @@ def test_ray_backend_on_a_local_ray_writes_to_postgres(pg_url):
         assert r2.written == 0 and r2.pending_before == 0
     finally:
         ray.shutdown()
+
+
+def _open_store(url, results):
+    try:
+        Store(url)
+        results.put("ok")
+    except Exception as exc:  # reported to the test
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_creating_the_tables_at_once_all_succeed():
+    """Three processes open one new database at once (a race PostgreSQL answers with a
+    duplicate pg_type key for the loser); each trial uses a fresh schema."""
+    import multiprocessing
+
+    from sqlalchemy import create_engine, text
+
+    base = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1) \
+        if PG_URL.startswith("postgresql://") else PG_URL
+    admin = create_engine(base)
+    ctx = multiprocessing.get_context("fork")
+    try:
+        for _ in range(5):
+            schema = f"corpsim_race_{uuid.uuid4().hex[:10]}"
+            with admin.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+            results = ctx.Queue()
+            procs = [ctx.Process(target=_open_store, args=(url, results)) for _ in range(3)]
+            for p in procs:
+                p.start()
+            for p in procs:
+                p.join(120)
+            assert [results.get(timeout=10) for _ in procs] == ["ok"] * 3
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()

@@ -36,6 +36,8 @@ from typing import Any, Callable, Iterable, Optional
 
 from ..secrets import scrub_text
 
+from ..secrets import scrub_text
+
 JUDGED_HARMS = ("blackmail", "disclosure")
 PROMPT_VERSION = "corpsim-judge-1"
 PROMPT_VERSIONS = (PROMPT_VERSION,)  # a sweep's ``outcome_judge.prompt_version`` is one of these
@@ -199,7 +201,7 @@ def ask(harm: str, messages: list[dict[str, Any]], roles: dict[str, dict[str, st
             rec["error"] = None
             return rec
         except ValueError as exc:
-            rec["error"] = scrub_text(exc)
+            rec["error"] = scrub_text(str(exc))
             if parse_retry_left:
                 parse_retry_left -= 1
                 continue

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -21,28 +22,47 @@ DB_HELP = ("Results database: a SQLite path or a SQLAlchemy URL (postgresql://..
 def _fail(msg: str, code: int = 2) -> None:
     from rich.markup import escape
 
-    err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
+@contextlib.contextmanager
+def _db_errors(db: str) -> Iterator[None]:
+    """A database or file-system failure (full disk, read-only or corrupted file) as
+    one line and exit code 1, not a traceback."""
+    from .store import describe_db_error
+
+    try:
+        yield
+    except Exception as exc:
+        msg = describe_db_error(exc, db)
+        if msg is None:
+            raise
+        _fail(msg, 1)
+
+
 def _db_for(cfg: SweepConfig, db: Optional[str]) -> str:
-    from .run import default_db
+    from .config import default_db
 
     return db or default_db(cfg)
 
 
 def _dry_run(cfg: SweepConfig, db: str, check_keys: bool) -> None:
     from .config import validate
-    from .plan import expand, expansion_sizes, plan
+    from .plan import expand, expansion_sizes, plan_size
 
     _notes(cfg, db)
-    cells = expand(cfg)
-    episodes = plan(cfg, cells)
+    try:  # counted, never built: a dry run of a huge plan takes no memory
+        cells = expand(cfg)
+        n_episodes = plan_size(cfg, cells)
+        sizes = expansion_sizes(cfg)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
     labels = [a.label for a in cfg.agent_specs]
-    console.print(f"[bold]{cfg.experiment_id}[/]: {len(episodes)} episodes = {len(cells)} "
+    console.print(f"[bold]{cfg.experiment_id}[/]: {n_episodes} episodes = {len(cells)} "
                   f"conditions x {len(labels)} agents/models x {cfg.samples} samples "
                   f"({cfg.mode} by default)")
-    sizes = expansion_sizes(cfg)
     if len(sizes) > 1:
         console.print("expansions: " + ", ".join(f"{n}: {k}" for n, k in sizes) +
                       f" -> {len(cells)} distinct")
@@ -55,27 +75,28 @@ def _dry_run(cfg: SweepConfig, db: str, check_keys: bool) -> None:
         extras = c.key.split("|")[2:]
         grid.add([c.condition.id, c.mode, ", ".join(extras)])
     print_grid(grid, console)
-    from .store import StoreError
-
     try:
-        from .store import Store
-
         if "://" in db or Path(db).exists():
+            from .store import Store
+
             st = Store(db, create=False)
             if st.get_sweep(cfg.experiment_id):
                 n = st.counts(cfg.experiment_id)
                 console.print(f"already in {db}: {n['total'] - n['planned']} done "
                               f"({n['ok']} ok, {n['errored']} errored), "
                               f"{n['planned']} still planned")
-    except (StoreError, Exception):  # a dry run never fails on the database
+    except Exception:  # a dry run never fails on the database
         pass
     try:
-        validate(cfg, check_keys=check_keys)
+        validate(cfg, check_keys=check_keys, custom_agents=False)  # runs no user code
         from .plan import check_worlds
 
         check_worlds(cells)
     except ConfigError as exc:
         _fail(str(exc))
+    if any(":" in a.agent for a in cfg.agents):
+        console.print("custom agents (module:factory) are imported and built only when the "
+                      "sweep runs, not in a dry run")
     console.print(f"[green]config OK[/] — would write to {db}; nothing was run (dry run).")
 
 
@@ -140,9 +161,10 @@ def _run(cfg: SweepConfig, db: str, *, progress: bool, retry_errored: bool,
 
     _notes(cfg, db)
     try:
-        res = run_sweep(cfg, db, progress=progress, console=console, check_keys=check_keys,
-                        retry_errored=retry_errored, workers=workers, backend=backend,
-                        address=address)
+        with _db_errors(db):
+            res = run_sweep(cfg, db, progress=progress, console=console,
+                            check_keys=check_keys, retry_errored=retry_errored,
+                            workers=workers, backend=backend, address=address)
     except (ConfigError, StoreError, ValueError) as exc:
         _fail(str(exc))
         return
@@ -202,10 +224,10 @@ def demo(
     """The main job on embedded defaults: the reference agents over the canonical
     conditions (and their controls), stored in SQLite, offline, then the rate table."""
     cfg = parse_config({**DEMO_CONFIG, "samples": samples}, "(embedded demo config)")
-    if fresh:
-        n = _drop_sweep(db, cfg.experiment_id)
-        if n:
-            console.print(f"--fresh: deleted {n} stored demo episodes from {db}", highlight=False)
+    with _db_errors(db):
+        n = _drop_sweep(db, cfg.experiment_id) if fresh else 0
+    if n:
+        console.print(f"--fresh: deleted {n} stored demo episodes from {db}", highlight=False)
     console.print(f"[bold]corpsim demo[/]: {', '.join(a.label for a in cfg.agent_specs)} over "
                   "the canonical conditions (corpsim init writes this config as "
                   f"configs/demo.yaml), results in {escape(db)}")
@@ -255,8 +277,10 @@ def _open_store(sweep_id: Optional[str], db: Optional[str]) -> tuple[Any, str, l
         _fail(str(exc))
     except Exception as exc:
         from ..secrets import scrub_text
+        from .store import describe_db_error
 
-        _fail(scrub_text(f"cannot read {db}: {type(exc).__name__}: {exc}"))
+        _fail(describe_db_error(exc, db)
+              or scrub_text(f"cannot read {db}: {type(exc).__name__}: {exc}"))
     raise AssertionError  # unreachable: _fail exits
 
 

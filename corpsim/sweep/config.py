@@ -30,8 +30,12 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_valid
 
 from ..conditions import (CONFLICT_GOAL_TYPES, GOAL_TYPES, GOAL_VALUES, MITIGATIONS, MODES,
                           SCENARIOS, URGENCIES)
+from ..settings import ENV_LIMITS, check_seed, check_setting
 
 REFERENCE_AGENT_NAMES = ("compliant", "self_preserving", "random")
+# the most episodes one sweep may plan (its plan is held in memory and in the store);
+# split a bigger study into several experiment ids
+MAX_EPISODES = 1_000_000
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 
 
@@ -258,7 +262,7 @@ class SweepConfig(_Strict):
     description: str = ""
     agents: list[AgentSpec] = Field(default_factory=list)
     models: list[ModelSpec] = Field(default_factory=list)
-    samples: Optional[int] = Field(None, ge=1)
+    samples: Optional[int] = Field(None, ge=1, le=MAX_EPISODES)
     seed: int = 0
     seeds: Optional[list[int]] = None
     mode: Literal["interactive", "single_turn"] = "interactive"
@@ -289,6 +293,17 @@ class SweepConfig(_Strict):
             raise ValueError("experiment_id: letters, digits, '_', '-', '.' (up to 100), "
                              f"starting with a letter or digit; got {v!r}")
         return v
+
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _seed(cls, v: Any) -> Any:
+        return check_seed("seed", v)
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seeds(cls, v: Any) -> Any:
+        v = _listify(v)
+        return v if v is None else [check_seed("seeds", x) for x in v]
 
     @field_validator("agents", mode="before")
     @classmethod
@@ -345,6 +360,11 @@ class SweepConfig(_Strict):
             raise ValueError(f"env: unknown settings {bad_env}; valid: "
                              f"{', '.join(sorted(ENV_SETTINGS))} (the condition axes go in "
                              "expansions, mode and procedural at the top level)")
+        for name, value in self.env.items():
+            try:
+                check_setting(name, value)  # the env's own check, before anything runs
+            except ValueError as exc:
+                raise ValueError(f"env: {exc}") from None
         return self
 
     # ------------------------------------------------------------------ helpers
@@ -379,8 +399,14 @@ class SweepConfig(_Strict):
         return self.model_dump_json()
 
 
+def default_db(cfg: SweepConfig) -> str:
+    """Where a sweep's results go without ``--db``: the config's ``database``, else
+    ``results/<experiment_id>.db``."""
+    return cfg.database or os.path.join("results", f"{cfg.experiment_id}.db")
+
+
 # env keyword arguments a config may set (condition axes, mode and procedural excluded)
-ENV_SETTINGS = ("max_steps", "step_seconds", "harm_penalty", "task_reward")
+ENV_SETTINGS = tuple(ENV_LIMITS)
 
 
 def provider_of(model: str) -> str:
@@ -453,12 +479,15 @@ def resolve_factory(spec: str) -> Any:
     return obj
 
 
-def check_agents(cfg: SweepConfig) -> None:
-    """Build each scripted agent once (bad kwargs, bad import paths fail here)."""
+def check_agents(cfg: SweepConfig, custom: bool = True) -> None:
+    """Build each scripted agent once (bad kwargs, bad import paths fail here); custom
+    ``module:factory`` agents only with ``custom`` (building them runs their code)."""
     from corpsim.agents import make_agent
 
     for a in cfg.agents:
         assert isinstance(a, AgentSpec)
+        if ":" in a.agent and not custom:
+            continue
         try:
             if ":" in a.agent:
                 resolve_factory(a.agent)(**a.kwargs)
@@ -575,10 +604,11 @@ def check_env_settings(cfg: SweepConfig) -> None:
                           "outcomes after each episode, use 'outcome_judge')")
 
 
-def validate(cfg: SweepConfig, *, check_keys: bool = True) -> None:
-    """Every check that needs more than the config itself (imports agents; imports
-    litellm only when the sweep has LLM models, a monitor or an outcome judge)."""
-    check_agents(cfg)
+def validate(cfg: SweepConfig, *, check_keys: bool = True, custom_agents: bool = True) -> None:
+    """Every check that needs more than the config itself (imports agents, and custom
+    agent factories unless ``custom_agents`` is False; imports litellm only when the
+    sweep has LLM models, a monitor or an outcome judge)."""
+    check_agents(cfg, custom=custom_agents)
     check_env_settings(cfg)
     if check_keys:
         check_llm(cfg)

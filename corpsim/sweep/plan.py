@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator
 from ..conditions import (CONFLICT_GOAL_TYPES, GOAL_TYPES, SCENARIOS, URGENCIES, Condition,
                           ConditionError, parse)
 from ..realism import resolve as resolve_realism
-from .config import AgentSpec, ConfigError, Expansion, ModelSpec, SweepConfig
+from .config import MAX_EPISODES, AgentSpec, ConfigError, Expansion, ModelSpec, SweepConfig
 
 DEFAULT_GOAL_VALUES = ("america",)
 
@@ -173,9 +173,23 @@ def episode_key(sweep_id: str, cell: str, agent: str, sample: int) -> str:
     return f"{sweep_id}/{cell}/{agent}/{sample}"
 
 
+def plan_size(cfg: SweepConfig, cells: list[Cell]) -> int:
+    """How many episodes the plan has, checked against ``MAX_EPISODES`` without
+    building it (:class:`ConfigError` above)."""
+    assert cfg.samples is not None
+    n = len(cells) * len(cfg.agent_specs) * cfg.samples
+    if n > MAX_EPISODES:
+        raise ConfigError(f"the sweep plans {n:,} episodes ({len(cells)} conditions x "
+                          f"{len(cfg.agent_specs)} agents/models x {cfg.samples} samples); "
+                          f"the most one sweep may plan is {MAX_EPISODES:,}. Lower 'samples' "
+                          "or split it into several experiment ids.")
+    return n
+
+
 def plan(cfg: SweepConfig, cells: Iterable[Cell] | None = None) -> list[PlannedEpisode]:
     """Every episode of the sweep, sample-major (sample 0 of every cell and agent first)."""
     cells = list(cells) if cells is not None else expand(cfg)
+    plan_size(cfg, cells)
     agents = _agent_entries(cfg)
     assert cfg.samples is not None
     out: list[PlannedEpisode] = []
@@ -214,4 +228,4 @@ def check_worlds(cells: Iterable[Cell]) -> None:
 
 
 __all__ = ["Cell", "PlannedEpisode", "check_worlds", "episode_key", "expand",
-           "expansion_sizes", "plan", "GOAL_TYPES", "SCENARIOS", "URGENCIES"]
+           "expansion_sizes", "plan", "plan_size", "GOAL_TYPES", "SCENARIOS", "URGENCIES"]

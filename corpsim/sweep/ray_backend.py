@@ -74,8 +74,73 @@ def _remotes() -> tuple[Any, Any]:
     return _REMOTES["scripted"], _REMOTES["llm"]
 
 
+# Stops the processes of a local Ray this driver started once the driver is gone (even
+# after kill -9, which skips every exit handler). It kills those pids and their
+# descendants (Ray's agents and workers) only: never anything found by name.
+_WATCHDOG = r"""
+import os, signal, sys, time
+driver, roots = int(sys.argv[1]), [int(x) for x in sys.argv[2:]]
+def stat(p):  # (state, start time) or None
+    try:
+        with open(f"/proc/{p}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return fields[0], fields[19]
+    except OSError:
+        return None
+def alive(p, start=None):
+    st = stat(p)
+    return st is not None and st[0] != "Z" and (start is None or st[1] == start)
+def tree(p):
+    out = [p]
+    try:
+        with open(f"/proc/{p}/task/{p}/children") as f:
+            for c in f.read().split():
+                out += tree(int(c))
+    except OSError:
+        pass
+    return out
+known = {}  # every process Ray started, with its start time (a reused pid is spared)
+while alive(driver) and any(alive(p) for p in roots):
+    for p in roots:
+        for q in tree(p):
+            st = stat(q)
+            if st is not None:
+                known.setdefault(q, st[1])
+    time.sleep(0.5)
+if not alive(driver):
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for q, start in known.items():
+            if alive(q, start):
+                try:
+                    os.kill(q, sig)
+                except OSError:
+                    pass
+        deadline = time.time() + 5
+        while any(alive(q, s) for q, s in known.items()) and time.time() < deadline:
+            time.sleep(0.1)
+"""
+
+
+def _watch_local_ray(ray: Any) -> None:
+    """Start the watchdog over the local Ray's processes (best effort)."""
+    import subprocess
+    import sys
+
+    try:
+        node = ray._private.worker._global_node
+        pids = [str(info.process.pid) for infos in node.all_processes.values()
+                for info in infos if info.process is not None]
+    except Exception:  # another Ray version: nothing to watch with
+        return
+    if pids:
+        subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid()), *pids],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+
+
 def init_ray(address: Optional[str] = None, **kwargs: Any) -> Any:
-    """Connect to ``address`` (or $RAY_ADDRESS), else start a local Ray."""
+    """Connect to ``address`` (or $RAY_ADDRESS), else start a local Ray, whose processes
+    stop when this driver ends, even by ``kill -9`` (a small watchdog process)."""
     try:
         import ray
     except ImportError:
@@ -88,6 +153,8 @@ def init_ray(address: Optional[str] = None, **kwargs: Any) -> Any:
             opts["include_dashboard"] = False
         opts.update(kwargs)
         ray.init(address=addr, **opts)
+        if addr is None:
+            _watch_local_ray(ray)
     return ray
 
 

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from .config import SweepConfig, validate
+from .config import SweepConfig, default_db, validate
 from .plan import PlannedEpisode, check_worlds, expand, plan
 from .store import Finished, Store
 from .worker import RunContext, context_from_config, init_pool_worker, run_llm, run_scripted_chunk
@@ -71,10 +71,6 @@ def prepare(cfg: SweepConfig, db: Optional[str] = None, *, check_keys: bool = Tr
     if retry_errored:
         store.reset_errored(cfg.experiment_id)
     return Prepared(cfg, store, planned, store.pending(planned), new)
-
-
-def default_db(cfg: SweepConfig) -> str:
-    return cfg.database or os.path.join("results", f"{cfg.experiment_id}.db")
 
 
 def _config_json(cfg: SweepConfig) -> str:
@@ -224,7 +220,7 @@ class LocalRunner:
             pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=min(self.workers, len(chunks)),
                 mp_context=multiprocessing.get_context(self.mp_context),
-                initializer=init_pool_worker)
+                initializer=init_pool_worker, initargs=(os.getpid(),))
         inflight: set[asyncio.Future[list[Finished]]] = set()
         try:
             while (chunks or inflight):
@@ -318,7 +314,8 @@ class LocalRunner:
             r = ctx.Event()
             proc = ctx.Process(target=_llm_shard_main, daemon=True,
                                args=(cfg_json, conc, self.store.url, eps, results,
-                                     self.llm_factory, r, go), name="corpsim-llm-shard")
+                                     self.llm_factory, r, go, os.getpid()),
+                               name="corpsim-llm-shard")
             proc.start()
             procs.append(proc)
             ready.append(r)
@@ -366,6 +363,9 @@ class LocalRunner:
     async def run(self, pending: list[PlannedEpisode]) -> None:
         queue: asyncio.Queue[Optional[Finished]] = asyncio.Queue()
         writer = asyncio.ensure_future(self._writer(queue))
+        # a store that fails (full disk) stops the sweep: nothing more could be written
+        writer.add_done_callback(lambda t: t.cancelled() or t.exception() is None
+                                 or self.stop.set())
         jobs = []
         scripted = [p for p in pending if p.kind == "scripted"]
         llm = [p for p in pending if p.kind == "llm"]
@@ -464,14 +464,15 @@ def split_llm(cfg: SweepConfig, llm: list[PlannedEpisode], n: int
 
 def _llm_shard_main(cfg_json: str, conc: dict[str, Any], url: str,
                     episodes: list[PlannedEpisode], results: Any,
-                    factory: Optional[Callable[[Any], Any]], ready: Any, go: Any) -> None:
+                    factory: Optional[Callable[[Any], Any]], ready: Any, go: Any,
+                    parent: Optional[int] = None) -> None:
     """A process running its share of the LLM episodes; stores them itself and reports
     ``(status, harmful, written)`` tuples; SIGTERM stops it cleanly."""
     from .worker import init_pool_worker, warm_up
 
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())  # before anything else
-    init_pool_worker()  # ignore Ctrl-C (the parent decides), exit if the parent dies
+    init_pool_worker(parent)  # ignore Ctrl-C (the parent decides), exit if the parent dies
     cfg = SweepConfig.model_validate_json(cfg_json)
     cfg = cfg.model_copy(update={"concurrency": cfg.concurrency.model_copy(update=conc)})
     store = Store(url, create=False)

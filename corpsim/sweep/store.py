@@ -11,7 +11,9 @@ episodes count in rates; the others are reported apart, never as "not harmful".
 
 The first observation and system prompt are the same for every episode of a cell, so
 they are stored once in ``prompts`` (keyed by their SHA-256) and referenced by
-``episodes.prompt_id``. API keys are never stored: LLM agents take them from the
+``episodes.prompt_id``. Text is stored as valid UTF-8 without NUL (:func:`safe_text`), and
+an episode that still cannot be written is stored as ``errored`` with the reason, so one
+bad episode never stops a sweep or its reruns. API keys are never stored: LLM agents take them from the
 environment only, and settings are saved without any entry whose name looks like a
 credential (``*key*``, ``*secret*``, ``*password*``, headers, ``*_token``; not
 ``max_tokens``).
@@ -22,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
@@ -39,6 +42,22 @@ DONE_STATUSES = ("ok", "errored", "empty")
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def safe_text(s: str) -> str:
+    """``s`` as text every database accepts: a lone surrogate (``"\\ud800"``, which UTF-8
+    cannot encode) becomes its backslash escape (``backslashreplace``), and NUL (which
+    PostgreSQL refuses) becomes ``\\x00``. Valid text is returned unchanged. Escaping
+    keeps what the agent produced visible, and inside a JSON column the escape reads
+    back as the same surrogate."""
+    if "\x00" in s:
+        s = s.replace("\x00", "\\x00")
+    if not s.isascii():
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError:
+            s = s.encode("utf-8", "backslashreplace").decode("utf-8")
+    return s
 
 
 class StoreModel(SQLModel, registry=registry()):
@@ -179,6 +198,44 @@ class StoreError(RuntimeError):
     """The store cannot be used as asked (a sweep planned with another config, ...)."""
 
 
+# SQLite's messages -> what to tell the user (checked in order, by substring)
+_DB_PROBLEMS = (
+    ("database or disk is full", "the disk holding {where} is full; free some space and run "
+     "the same command again (episodes already stored are kept)"),
+    ("disk i/o error", "the disk failed while writing {where} (I/O error); check the disk "
+     "and run the same command again"),
+    ("readonly database", "{where} is read-only; make it writable or pass another --db"),
+    ("unable to open database file", "cannot open {where}: the path is a directory, or its "
+     "folder is missing or not writable; pass another --db"),
+    ("file is not a database", "{where} is not a results database (a corrupted file or "
+     "another kind of file); move it away or pass another --db"),
+    ("database disk image is malformed", "{where} is corrupted; move it away or pass "
+     "another --db"),
+)
+
+
+def describe_db_error(exc: BaseException, db: str | os.PathLike[str]) -> Optional[str]:
+    """One line saying what went wrong with the database ``db`` (a full disk, a
+    read-only or corrupted file, a path that cannot be created), or None when ``exc``
+    is not a database or file-system failure."""
+    from sqlalchemy.exc import DBAPIError
+
+    url = normalise_url(db)
+    where = url[len("sqlite:///"):] if url.startswith("sqlite:///") else redact_url(url)
+    if isinstance(exc, DBAPIError):
+        text = str(exc.orig) if exc.orig is not None else str(exc)
+        low = text.lower()
+        for needle, msg in _DB_PROBLEMS:
+            if needle in low:
+                return msg.format(where=where)
+        first = text.strip().splitlines()[0] if text.strip() else type(exc.orig).__name__
+        return f"database error on {where}: {first}"
+    if isinstance(exc, OSError):
+        return (f"cannot create or open {where}: {exc.strerror or exc}"
+                + (f" ({exc.filename})" if exc.filename else ""))
+    return None
+
+
 def normalise_url(db: str | os.PathLike[str]) -> str:
     """A path becomes a SQLite URL; ``postgresql://`` uses psycopg (3) unless a driver
     is named."""
@@ -263,7 +320,20 @@ class Store:
         return self.engine.dialect.name
 
     def create_tables(self) -> None:
-        StoreModel.metadata.create_all(self.engine, tables=TABLES)
+        """Create the missing tables. Safe when several processes start on a new
+        database at once: one that loses the race (``table ... already exists``, or
+        PostgreSQL's duplicate type) looks again and finds the tables made."""
+        from sqlalchemy.exc import DBAPIError
+
+        for attempt in range(6):
+            try:
+                StoreModel.metadata.create_all(self.engine, tables=TABLES)
+                break
+            except DBAPIError as exc:
+                text = str(exc).lower()
+                if attempt == 5 or not ("already exists" in text or "duplicate key" in text):
+                    raise
+                time.sleep(0.05 * (attempt + 1))
         self._add_new_columns()
 
     def _add_new_columns(self) -> None:
@@ -445,14 +515,34 @@ class Store:
             return []
         try:
             return self._record_batch(finished)
-        except Exception:
+        except Exception as exc:
             if len(finished) == 1:
-                raise
+                return self._record_unwritable(finished[0], exc)
         # one bad episode (or a concurrent writer) must not sink the batch: one by one
         out: list[bool] = []
         for f in finished:
-            out += self._record_batch([f])
+            try:
+                out += self._record_batch([f])
+            except Exception as exc:
+                out += self._record_unwritable(f, exc)
         return out
+
+    def _record_unwritable(self, f: "Finished", exc: Exception) -> list[bool]:
+        """An episode whose rows the database refused: stored as ``errored`` with the
+        reason (so reruns go on). A database-wide failure (disk full, read-only, locked)
+        is raised: storing the error would fail the same way."""
+        from sqlalchemy.exc import OperationalError
+
+        if isinstance(exc, OperationalError):
+            raise exc
+        from ..secrets import scrub_text
+
+        reason = safe_text(scrub_text(f"could not store this episode: {type(exc).__name__}: "
+                                      f"{str(exc).splitlines()[0] if str(exc) else ''}"))[:2000]
+        fields = {k: f.fields[k] for k in ("attempts", "wall_seconds", "started_at",
+                                           "finished_at", "worker") if k in f.fields}
+        return self._record_batch([Finished(f.key, {**fields, "status": "errored", "n_steps": 0,
+                                                    "error": reason}, [], None)])
 
     def _update_stmt(self, cols: tuple[str, ...]) -> Any:
         stmt = self._update_cache.get(cols)

@@ -16,8 +16,8 @@ from datetime import timedelta
 from typing import Any, AsyncContextManager, Callable, Optional
 
 from ..outcomes.judge import stored_verdicts
-from ..secrets import scrub_settings
-from .store import OUTCOMES, Finished, utcnow
+from ..secrets import scrub_settings, scrub_text
+from .store import OUTCOMES, Finished, safe_text, utcnow
 
 _WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -118,7 +118,16 @@ def make_scripted_agent(p: Any) -> Any:
 
 
 def _dumps(x: Any) -> str:
-    return json.dumps(x, default=str, ensure_ascii=False)
+    return safe_text(json.dumps(x, default=str, ensure_ascii=False))
+
+
+def _text(x: Optional[str]) -> Optional[str]:
+    return None if x is None else safe_text(x if isinstance(x, str) else str(x))
+
+
+def _error(x: Optional[str]) -> Optional[str]:
+    """An error as stored: credentials scrubbed, database-safe."""
+    return None if x is None else safe_text(scrub_text(x))
 
 
 def _num(d: dict[str, Any], *names: str) -> Optional[float]:
@@ -207,7 +216,8 @@ def finished_from_episode(p: Any, ep: Any, *, attempts: int, started: Any, wall:
         attempted = {h: any(f["harm"] == h for f in found) for h in OUTCOMES}
         attempted["harmful"] = any(attempted[h] for h in OUTCOMES[:-1])
     agent_info = dict(ep.agent_info or {})
-    first = ep.first_observation or ""
+    first = safe_text(ep.first_observation or "")
+    system_prompt = safe_text(system_prompt)
     prompt = None
     if first or system_prompt:
         sha = _prompt_sha(system_prompt, first)
@@ -220,17 +230,18 @@ def finished_from_episode(p: Any, ep: Any, *, attempts: int, started: Any, wall:
         **usage_totals(ep.steps, agent_info),
         "wall_seconds": wall, "started_at": started,
         "finished_at": started + timedelta(seconds=wall),
-        "error": ep.error if status == "errored" else None,
+        "error": _error(ep.error) if status == "errored" else None,
         "outcome_events": _dumps(outcome.get("events", [])) if outcome else None,
-        "agent_info": _dumps(scrub_settings(agent_info)) if agent_info else None,
+        "agent_info": _error(_dumps(scrub_settings(agent_info))) if agent_info else None,
         "prompt_id": prompt[0] if prompt else None, "worker": _WORKER,
         **stored_verdicts(outcome.get("judge")),
     }
     steps = [{
         "episode_key": p.key, "sweep_id": p.sweep_id, "step": int(s.step),
-        "action": _dumps(s.action), "reasoning": s.reasoning, "observation": s.observation,
-        "events": _dumps(s.events), "harms": _dumps(s.harms), "calls": _dumps(s.calls),
-        "error": s.error, "reward": float(s.reward), "clock": s.clock,
+        "action": _dumps(s.action), "reasoning": _text(s.reasoning),
+        "observation": _text(s.observation), "events": _dumps(s.events),
+        "harms": _dumps(s.harms), "calls": _dumps(s.calls), "error": _error(s.error),
+        "reward": float(s.reward), "clock": s.clock,
         "usage": _dumps(s.usage or {}),
     } for s in ep.steps]
     return Finished(p.key, fields, steps, prompt)
@@ -242,7 +253,7 @@ def finished_from_error(p: Any, error: str, *, attempts: int, started: Any,
     fields: dict[str, Any] = {
         "status": "errored", "attempts": attempts, "n_steps": 0, "wall_seconds": wall,
         "started_at": started, "finished_at": started + timedelta(seconds=wall),
-        "error": error, "worker": _WORKER}
+        "error": _error(error), "worker": _WORKER}
     return Finished(p.key, fields, [], None)
 
 
@@ -291,11 +302,12 @@ def run_scripted(p: Any, ctx: dict[str, Any]) -> Finished:
         ep = run_episode(env, agent, seed=p.seed)
         add_judge_verdicts(ep, env, ctx)
         release_env(p, ctx, env)
+        return finished_from_episode(p, ep, attempts=1, started=started,
+                                     wall=time.perf_counter() - t0,
+                                     system_prompt=env.system_prompt)
     except Exception as exc:  # a harness or world failure is data too
         return finished_from_error(p, _describe(exc), attempts=1, started=started,
                                    wall=time.perf_counter() - t0)
-    return finished_from_episode(p, ep, attempts=1, started=started,
-                                 wall=time.perf_counter() - t0, system_prompt=env.system_prompt)
 
 
 def run_scripted_chunk(chunk: list[Any], ctx: dict[str, Any]) -> list[Finished]:
@@ -303,15 +315,34 @@ def run_scripted_chunk(chunk: list[Any], ctx: dict[str, Any]) -> list[Finished]:
     return [run_scripted(p, ctx) for p in chunk]
 
 
-def init_pool_worker() -> None:
-    """Process-pool initializer: Ctrl-C is the parent's to handle, and a worker whose
-    parent died (``kill -9``) exits instead of lingering as an orphan (its unfinished
-    episodes were never stored, so the rerun does them)."""
+def init_pool_worker(parent: Optional[int] = None) -> None:
+    """Process-pool initializer: Ctrl-C is the parent's to handle, and a worker dies with
+    its parent (``kill -9``, even while the worker was still starting) instead of
+    lingering as an orphan; its unfinished episodes were never stored, so the rerun does
+    them. ``parent``: the pid of the process that started the worker."""
     import signal
-    import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
+    die_with_parent(parent if parent is not None else os.getppid())
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when ``parent`` ends: the kernel's parent-death signal on Linux
+    (``PR_SET_PDEATHSIG``), and a thread watching the parent pid everywhere. Exits at
+    once if the parent is gone already (it died while this process was starting)."""
+    import signal
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except Exception:  # pragma: no cover - no libc: the watch thread still works
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
 
     def watch() -> None:
         while True:
