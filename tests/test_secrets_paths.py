@@ -56,7 +56,7 @@ def test_sweep_errors_and_exports_are_scrubbed(server, tmp_path):
            "models": [{"model": "openai/x", "api_base": server.url, "retries": 0}],
            "retries": {"attempts": 0},
            "expansions": [{"scenarios": ["blackmail"], "mitigations": ["monitor"]}],
-           "judge": {"model": "openai/x", "api_base": server.url}}
+           "monitor": {"model": "openai/x", "api_base": server.url}}
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(cfg))
     db = tmp_path / "r.db"

@@ -16,7 +16,7 @@ CFG = {"experiment_id": "robust",
        "agents": [{"agent": "tests.sweep_helpers:Surrogates", "name": "surrogates"},
                   "compliant"],
        "samples": 3,
-       "expansions": [{"scenarios": ["blackmail"], "goal_types": ["explicit"],
+       "expansions": [{"scenarios": ["blackmail"], "goal_types": ["explicit"], "goal_values": ["america"],
                        "urgencies": ["replacement"]}]}
 
 

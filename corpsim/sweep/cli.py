@@ -128,8 +128,7 @@ def _notes(cfg: SweepConfig, db: str) -> None:
     """Say what a config leaves implicit (rules documented in the README's Sweeps)."""
     from corpsim.conditions import CONFLICT_GOAL_TYPES
 
-    from .plan import DEFAULT_GOAL_VALUES, expand, plan
-    from .store import Store
+    from .plan import DEFAULT_GOAL_VALUES, expand, plan_size
 
     for e in cfg.expansions:
         if e.goal_values is None and set(e.goal_types or ["explicit"]) & set(CONFLICT_GOAL_TYPES):
@@ -137,15 +136,17 @@ def _notes(cfg: SweepConfig, db: str) -> None:
                           f"its goal-conflict types use {', '.join(DEFAULT_GOAL_VALUES)} only; "
                           "list goal_values to sweep others.", highlight=False)
     if "://" not in db and not Path(db).exists():
-        return
+        return  # nothing stored: no note, and a dry run imports no SQL layer
     try:
+        from .store import Store
+
         st = Store(db, create=False)
         if st.get_sweep(cfg.experiment_id) is None:
             return
         stored = st.counts(cfg.experiment_id)["total"]
+        wanted = plan_size(cfg, expand(cfg))
     except Exception:  # a note never stops a run
         return
-    wanted = len(plan(cfg, expand(cfg)))
     if stored > wanted:
         console.print(f"note: {_short(db)} holds {stored} planned or stored episodes of "
                       f"{cfg.experiment_id!r}, more than samples={cfg.samples} gives ({wanted}); "
