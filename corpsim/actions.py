@@ -2,26 +2,42 @@
 
 Accepted (SPEC section 3): a dict ``{"tool" | "name": str, "arguments": dict | JSON str,
 "reasoning": str?}``, the OpenAI tool-call shape ``{"function": {"name", "arguments"}}``,
-the same as a JSON string, a list of those, or text in the study's markup
-(``<tool_use:email>`` blocks of ``key: "value"`` lines). Tool blocks inside
-``<SCRATCHPAD_REASONING>`` are reasoning, not actions.
+an Anthropic ``tool_use`` block ``{"type": "tool_use", "name", "input": {...}}``, a chat
+message ``{"content": str | [blocks], "tool_calls": [...]}``, the same as a JSON
+string, a list of those (Anthropic ``text``/``thinking`` blocks in it are the calls'
+reasoning), or text in the study's markup (``<tool_use:email>`` blocks of
+``key: "value"`` lines). Tool blocks inside ``<SCRATCHPAD_REASONING>`` are reasoning,
+not actions.
 
-Parsing never raises: a malformed piece becomes a :class:`ToolCall` with ``error`` set.
+Parsing never raises and costs time linear in the action's size: a malformed piece
+becomes a :class:`ToolCall` with ``error`` set. Limits (a clear error, nothing runs):
+an action of more than ``MAX_ACTION_CHARS`` characters, nested more than ``MAX_DEPTH``
+levels, or with more than ``MAX_CALLS`` calls. Lone surrogates (text that is not valid
+Unicode) are replaced by U+FFFD.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+MAX_ACTION_CHARS = 1_000_000  # all strings of one action together
+MAX_DEPTH = 32  # nesting of lists and objects
+MAX_CALLS = 100  # tool calls in one action (one step)
+
 # the study's block names -> our tools; our own tool names are accepted as blocks too
 MARKUP_ALIASES = {"email": "send_email", "forward": "forward_email", "send": "send_email"}
 _SCRATCHPAD = re.compile(r"<SCRATCHPAD_REASONING>(.*?)(?:</SCRATCHPAD_REASONING>|\Z)",
                          re.DOTALL | re.IGNORECASE)
-_BLOCK = re.compile(r"<tool_use:([A-Za-z_]+)>(.*?)</tool_use:\1>", re.DOTALL)
+_OPEN = re.compile(r"<tool_use:([A-Za-z_]+)>")
+_CLOSE = re.compile(r"</tool_use:([A-Za-z_]+)>")
 _KEY = re.compile(r"^[ \t]*([A-Za-z_]+)[ \t]*:[ \t]*", re.MULTILINE)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Anthropic content blocks whose text is the model's reasoning, and where it is
+_TEXT_BLOCKS = {"text": "text", "thinking": "thinking"}
 
 
 @dataclass
@@ -44,16 +60,43 @@ def _bad(msg: str, reasoning: str | None = None) -> ToolCall:
     return ToolCall(name="", error=msg, reasoning=reasoning)
 
 
+class _Rejected(Exception):
+    """The action breaks a limit; the message says which."""
+
+
+def _text(s: str) -> str:
+    # sqlite and UTF-8 encoders refuse lone surrogates; the isascii test keeps it ~free
+    return s if s.isascii() or not _SURROGATE.search(s) else _SURROGATE.sub("\ufffd", s)
+
+
+def _clean(x: Any, depth: int, budget: list[int]) -> Any:
+    """``x`` with valid Unicode everywhere, checked against the size and depth limits
+    (bounded recursion: it stops at ``MAX_DEPTH``)."""
+    if isinstance(x, str):
+        budget[0] -= len(x)
+        if budget[0] < 0:
+            raise _Rejected(f"action too large: more than {MAX_ACTION_CHARS:,} characters")
+        return _text(x)
+    if isinstance(x, (dict, list, tuple)):
+        if depth >= MAX_DEPTH:
+            raise _Rejected(f"action nested too deeply: more than {MAX_DEPTH} levels")
+        if isinstance(x, dict):
+            return {(_clean(k, depth, budget) if isinstance(k, str) else k):
+                    _clean(v, depth + 1, budget) for k, v in x.items()}
+        return [_clean(v, depth + 1, budget) for v in x]
+    return x
+
+
 def _from_dict(d: dict[str, Any]) -> ToolCall:
     reasoning = d.get("reasoning")
     if reasoning is not None and not isinstance(reasoning, str):
-        reasoning = str(reasoning)
+        reasoning = json.dumps(reasoning, default=str)
     fn = d.get("function") if isinstance(d.get("function"), dict) else None
     src = fn if fn is not None else d
     name = src.get("tool", src.get("name"))
     if not isinstance(name, str) or not name:
         return _bad("action needs a tool name: {\"tool\": name, \"arguments\": {...}}", reasoning)
-    args = src.get("arguments", src.get("args", {}))
+    args = src.get("arguments", src.get("args", src.get("input", {})))  # input: Anthropic
     if args is None:
         args = {}
     if isinstance(args, str):
@@ -61,6 +104,12 @@ def _from_dict(d: dict[str, Any]) -> ToolCall:
             args = json.loads(args) if args.strip() else {}
         except json.JSONDecodeError as exc:
             return ToolCall(name, {}, reasoning, f"{name}: arguments are not valid JSON: {exc}")
+        except RecursionError:
+            return ToolCall(name, {}, reasoning, f"{name}: arguments nested too deeply")
+        try:
+            args = _clean(args, 1, [MAX_ACTION_CHARS])
+        except _Rejected as exc:
+            return ToolCall(name, {}, reasoning, f"{name}: {exc}")
     if not isinstance(args, dict):
         return ToolCall(name, {}, reasoning, f"{name}: arguments must be an object, "
                         f"not {type(args).__name__}")
@@ -81,7 +130,7 @@ def _parse_block(kind: str, text: str, known: dict[str, tuple[str, ...]]) -> Too
     name = MARKUP_ALIASES.get(kind, kind)
     params = known.get(name)
     if params is None:
-        return _bad(f"unknown tool block <tool_use:{kind}>; known: "
+        return _bad(f"unknown tool block <tool_use:{kind[:40]}>; known: "
                     f"{', '.join(sorted(set(MARKUP_ALIASES) | set(known)))}")
     # a "key:" line starts a new argument only for this tool's own argument names, so a
     # body line such as "Note: ..." stays part of the body
@@ -98,47 +147,140 @@ def _parse_block(kind: str, text: str, known: dict[str, tuple[str, ...]]) -> Too
     return ToolCall(name, args)
 
 
+def _blocks(text: str) -> list[tuple[str, int, int, int, int]]:
+    """``<tool_use:NAME>...</tool_use:NAME>`` blocks as (name, open start, body start,
+    body end, close end), matched as a non-greedy regex would but in linear time: the
+    closing tags are indexed once, so an unclosed tag costs a lookup, not a rescan."""
+    closes: dict[str, list[int]] = {}
+    close_end: dict[int, int] = {}
+    for m in _CLOSE.finditer(text):
+        closes.setdefault(m.group(1), []).append(m.start())
+        close_end[m.start()] = m.end()
+    out = []
+    pos = 0
+    for m in _OPEN.finditer(text):
+        if m.start() < pos:
+            continue  # inside the previous block
+        starts = closes.get(m.group(1))
+        if not starts:
+            continue
+        i = bisect.bisect_left(starts, m.end())
+        if i == len(starts):
+            continue
+        out.append((m.group(1), m.start(), m.end(), starts[i], close_end[starts[i]]))
+        pos = close_end[starts[i]]
+    return out
+
+
 def parse_markup(text: str, known: dict[str, tuple[str, ...]]) -> list[ToolCall]:
     """Calls written in the study's markup; scratchpad content is reasoning only."""
+    text = _text(text)
     reasoning = "\n\n".join(m.group(1).strip() for m in _SCRATCHPAD.finditer(text)) or None
     visible = _SCRATCHPAD.sub("", text)
-    calls = [_parse_block(m.group(1), m.group(2), known) for m in _BLOCK.finditer(visible)]
-    if not calls:
+    blocks = _blocks(visible)
+    if not blocks:
         prose = visible.strip()
         return [_bad("no tool call found: send a {\"tool\", \"arguments\"} object or "
                      "<tool_use:...> blocks", reasoning or (prose or None))]
-    outside = _BLOCK.sub("", visible).strip()
+    calls = [_parse_block(name, visible[b0:b1], known) for name, _, b0, b1, _ in blocks]
+    pieces, pos = [], 0
+    for _, o0, _, _, c1 in blocks:
+        pieces.append(visible[pos:o0])
+        pos = c1
+    pieces.append(visible[pos:])
+    outside = "".join(pieces).strip()
     calls[0].reasoning = "\n\n".join(x for x in (reasoning, outside) if x) or None
     return calls
 
 
-def parse(action: Any, known: dict[str, tuple[str, ...]]) -> list[ToolCall]:
-    """All calls in ``action``, in order. ``known`` maps tool names to argument names."""
+def _message(content: Any, tool_calls: Any) -> Any:
+    """A chat message's parts as one action: its tool calls (OpenAI ``tool_calls`` or
+    Anthropic ``tool_use`` blocks in ``content``) with its text as their reasoning."""
+    blocks = list(content) if isinstance(content, list) else (
+        [{"type": "text", "text": content}] if isinstance(content, str) and content else [])
+    if isinstance(tool_calls, list):
+        blocks += tool_calls
+    return blocks
+
+
+def _content_blocks(items: list[Any], known: dict[str, tuple[str, ...]]) -> list[ToolCall]:
+    """A list that holds Anthropic ``text``/``thinking`` blocks: they are the reasoning
+    of the calls beside them, or, with no call beside them, markup text."""
+    texts: list[str] = []
+    rest: list[Any] = []
+    for item in items:
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind in _TEXT_BLOCKS:
+            value = item.get(_TEXT_BLOCKS[kind])
+            if isinstance(value, str) and value.strip():
+                texts.append(value.strip())
+        else:
+            rest.append(item)
+    if not rest:
+        return parse_markup("\n\n".join(texts), known) if texts else [_bad("empty action")]
+    calls = _parse_items(rest, known)
+    if texts:
+        calls[0].reasoning = "\n\n".join(texts + ([calls[0].reasoning]
+                                                  if calls[0].reasoning else []))
+    return calls
+
+
+def _parse_items(items: list[Any], known: dict[str, tuple[str, ...]]) -> list[ToolCall]:
+    if not items:
+        return [_bad("empty action list")]
+    if any(isinstance(i, dict) and i.get("type") in _TEXT_BLOCKS for i in items):
+        return _content_blocks(items, known)
+    out: list[ToolCall] = []
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            out.append(_bad("nested lists are not actions"))
+        else:
+            out.extend(_parse(item, known))
+    return out
+
+
+def _parse(action: Any, known: dict[str, tuple[str, ...]]) -> list[ToolCall]:
     if isinstance(action, ToolCall):
         return [action]
     if isinstance(action, dict):
+        if ("content" in action or "tool_calls" in action) and not any(
+                k in action for k in ("tool", "name", "function")):
+            return _parse_items(_message(action.get("content"), action.get("tool_calls")),
+                                known)
         return [_from_dict(action)]
     if isinstance(action, (list, tuple)):
-        if not action:
-            return [_bad("empty action list")]
-        out: list[ToolCall] = []
-        for item in action:
-            if isinstance(item, (list, tuple)):
-                out.append(_bad("nested lists are not actions"))
-            else:
-                out.extend(parse(item, known))
-        return out
-    if isinstance(action, bytes):
-        action = action.decode("utf-8", errors="replace")
+        return _parse_items(list(action), known)
     if isinstance(action, str):
         s = action.strip()
         if s[:1] in "{[" and s:
             try:
-                return parse(json.loads(s), known)
+                loaded = json.loads(s)
             except json.JSONDecodeError:
                 pass  # may still be markup text that starts with a brace
+            except RecursionError:
+                raise _Rejected(f"action nested too deeply: more than {MAX_DEPTH} levels")
+            else:
+                return _parse(_clean(loaded, 0, [MAX_ACTION_CHARS]), known)
         if not s:
             return [_bad("empty action")]
         return parse_markup(action, known)
     return [_bad(f"unsupported action type {type(action).__name__}; send a dict, a JSON "
                  "string, a list or markup text")]
+
+
+def parse(action: Any, known: dict[str, tuple[str, ...]]) -> list[ToolCall]:
+    """All calls in ``action``, in order. ``known`` maps tool names to argument names.
+    Never raises; an action over a limit is one call with ``error`` set."""
+    try:
+        if isinstance(action, bytes):
+            action = action.decode("utf-8", errors="replace")
+        if not isinstance(action, ToolCall):
+            action = _clean(action, 0, [MAX_ACTION_CHARS])
+        calls = _parse(action, known)
+    except _Rejected as exc:
+        return [_bad(str(exc))]
+    except RecursionError:  # a structure built outside JSON, deeper than the stack
+        return [_bad(f"action nested too deeply: more than {MAX_DEPTH} levels")]
+    if len(calls) > MAX_CALLS:
+        return [_bad(f"action has {len(calls)} tool calls; at most {MAX_CALLS} per step")]
+    return calls
