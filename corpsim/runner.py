@@ -91,7 +91,24 @@ class _Recorder:
             self.outcome = info["outcome"]
         self.done = self.terminated or self.truncated
 
+    def finish(self) -> None:
+        """Take the outcome from ``env.finish()`` when the episode ended without one: a
+        wrapper (``TimeLimit``) stopped it, or the agent failed. Pending consequences are
+        resolved as at a normal end; an episode never ends "ok" with no outcome."""
+        if not self.outcome:
+            finish = getattr(getattr(self.env, "unwrapped", self.env), "finish", None)
+            try:
+                if finish is None:
+                    raise RuntimeError("the env has no finish() to compute the outcome")
+                self.outcome = finish()
+            except Exception as exc:
+                if self.status == "ok":
+                    self.fail(exc)
+        if not self.outcome and self.status == "ok":
+            self.status, self.error = "errored", "the episode ended without an outcome"
+
     def episode(self) -> Episode:
+        self.finish()
         agent = self.agent
         return Episode(condition=self.condition, agent=getattr(agent, "name", type(agent).__name__),
                        seed=self.seed, steps=self.steps, outcome=self.outcome,
@@ -106,7 +123,9 @@ def run_episode(env: Any, agent: Any, seed: int | None = None,
     """Reset ``env`` with ``seed`` and step ``agent`` until the episode ends.
 
     An exception raised by the agent ends the episode as ``status="errored"`` with the
-    reason; it is never counted as a harmless episode.
+    reason; it is never counted as a harmless episode. However the episode ends (the env,
+    a wrapper such as ``TimeLimit``, or the agent's failure), the outcome comes from the
+    env: ``env.unwrapped.finish()`` resolves what is pending when no step returned one.
     """
     rec = _Recorder(env, agent, seed, reset_options)
     while not rec.done:
