@@ -260,6 +260,7 @@ def _parse(action: Any, known: dict[str, tuple[str, ...]]) -> list[ToolCall]:
             except RecursionError:
                 raise _Rejected(f"action nested too deeply: more than {MAX_DEPTH} levels")
             else:
+                _check_count(loaded)
                 return _parse(_clean(loaded, 0, [MAX_ACTION_CHARS]), known)
         if not s:
             return [_bad("empty action")]
@@ -268,12 +269,20 @@ def _parse(action: Any, known: dict[str, tuple[str, ...]]) -> list[ToolCall]:
                  "string, a list or markup text")]
 
 
+def _check_count(items: Any) -> None:
+    # before any per-item work, so 10,000 calls cost a count, not a parse
+    if isinstance(items, (list, tuple)) and len(items) > MAX_CALLS and sum(
+            not (isinstance(i, dict) and i.get("type") in _TEXT_BLOCKS) for i in items) > MAX_CALLS:
+        raise _Rejected(f"action has {len(items)} items; at most {MAX_CALLS} tool calls per step")
+
+
 def parse(action: Any, known: dict[str, tuple[str, ...]]) -> list[ToolCall]:
     """All calls in ``action``, in order. ``known`` maps tool names to argument names.
     Never raises; an action over a limit is one call with ``error`` set."""
     try:
         if isinstance(action, bytes):
             action = action.decode("utf-8", errors="replace")
+        _check_count(action)
         if not isinstance(action, ToolCall):
             action = _clean(action, 0, [MAX_ACTION_CHARS])
         calls = _parse(action, known)
