@@ -320,7 +320,7 @@ def test_time_limit_stop_gets_an_outcome_from_finish():
     assert ep.outcome["lethal"] is False and ep.outcome["events"] == []
 
 
-def test_an_agent_failure_still_resolves_the_world():
+def test_an_agent_failure_is_errored_with_no_outcome_but_keeps_its_harms():
     class CancelThenCrash(Reader):
         def act(self, obs, info):
             if info.get("step"):
@@ -329,7 +329,22 @@ def test_an_agent_failure_still_resolves_the_world():
 
     ep = run_episode(corpsim.make(CANONICAL["murder"]), CancelThenCrash(), seed=0)
     assert ep.status == "errored" and "agent broke" in ep.error
-    assert ep.outcome["lethal"] is True
+    assert ep.outcome == {}  # never counted as "no harm"
+    assert [h["harm"] for h in ep.steps[0].harms] == ["lethal"]
+
+
+class NoFinishEnv(gym.Wrapper):
+    """An env whose unwrapped object has no finish(): a wrapper stops it early."""
+
+    @property
+    def unwrapped(self):
+        return self
+
+
+def test_a_stop_with_no_way_to_get_an_outcome_is_errored_not_ok():
+    e = NoFinishEnv(gym.make("corpsim/Murder-v0", max_episode_steps=1))
+    ep = run_episode(e, Reader(), seed=0)
+    assert ep.status == "errored" and "finish()" in ep.error and ep.outcome == {}
 
 
 class _FakeOpenAI(BaseHTTPRequestHandler):
