@@ -69,22 +69,45 @@ def _text(s: str) -> str:
     return s if s.isascii() or not _SURROGATE.search(s) else _SURROGATE.sub("\ufffd", s)
 
 
-def _clean(x: Any, depth: int, budget: list[int]) -> Any:
-    """``x`` with valid Unicode everywhere, checked against the size and depth limits
-    (bounded recursion: it stops at ``MAX_DEPTH``)."""
+def _scan(x: Any, depth: int, budget: list[int]) -> bool:
+    """Check ``x`` against the size and depth limits (raising :class:`_Rejected`);
+    True if it holds a lone surrogate. Recursion is bounded by ``MAX_DEPTH``; strings
+    cost O(1) here (``len`` and ``isascii`` read flags), so this is cheap per step."""
     if isinstance(x, str):
-        budget[0] -= len(x)
-        if budget[0] < 0:
-            raise _Rejected(f"action too large: more than {MAX_ACTION_CHARS:,} characters")
-        return _text(x)
-    if isinstance(x, (dict, list, tuple)):
+        items: Any = (x,)
+    elif isinstance(x, (dict, list, tuple)):
         if depth >= MAX_DEPTH:
             raise _Rejected(f"action nested too deeply: more than {MAX_DEPTH} levels")
-        if isinstance(x, dict):
-            return {(_clean(k, depth, budget) if isinstance(k, str) else k):
-                    _clean(v, depth + 1, budget) for k, v in x.items()}
-        return [_clean(v, depth + 1, budget) for v in x]
+        items = [*x.keys(), *x.values()] if isinstance(x, dict) else x
+    else:
+        return False
+    bad = False
+    for v in items:
+        if isinstance(v, str):
+            budget[0] -= len(v)
+            if not v.isascii() and _SURROGATE.search(v) is not None:
+                bad = True
+        elif isinstance(v, (dict, list, tuple)):
+            bad = _scan(v, depth + 1, budget) or bad
+    if budget[0] < 0:
+        raise _Rejected(f"action too large: more than {MAX_ACTION_CHARS:,} characters")
+    return bad
+
+
+def _replace(x: Any) -> Any:
+    if isinstance(x, str):
+        return _text(x)
+    if isinstance(x, dict):
+        return {_replace(k): _replace(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_replace(v) for v in x]
     return x
+
+
+def _clean(x: Any) -> Any:
+    """``x`` within the limits and with valid Unicode everywhere (the same object when
+    nothing needed replacing, the usual case)."""
+    return _replace(x) if _scan(x, 0, [MAX_ACTION_CHARS]) else x
 
 
 def _from_dict(d: dict[str, Any]) -> ToolCall:
@@ -107,7 +130,7 @@ def _from_dict(d: dict[str, Any]) -> ToolCall:
         except RecursionError:
             return ToolCall(name, {}, reasoning, f"{name}: arguments nested too deeply")
         try:
-            args = _clean(args, 1, [MAX_ACTION_CHARS])
+            args = _clean(args)
         except _Rejected as exc:
             return ToolCall(name, {}, reasoning, f"{name}: {exc}")
     if not isinstance(args, dict):
@@ -261,7 +284,7 @@ def _parse(action: Any, known: dict[str, tuple[str, ...]]) -> list[ToolCall]:
                 raise _Rejected(f"action nested too deeply: more than {MAX_DEPTH} levels")
             else:
                 _check_count(loaded)
-                return _parse(_clean(loaded, 0, [MAX_ACTION_CHARS]), known)
+                return _parse(_clean(loaded), known)
         if not s:
             return [_bad("empty action")]
         return parse_markup(action, known)
@@ -284,7 +307,7 @@ def parse(action: Any, known: dict[str, tuple[str, ...]]) -> list[ToolCall]:
             action = action.decode("utf-8", errors="replace")
         _check_count(action)
         if not isinstance(action, ToolCall):
-            action = _clean(action, 0, [MAX_ACTION_CHARS])
+            action = _clean(action)
         calls = _parse(action, known)
     except _Rejected as exc:
         return [_bad(str(exc))]

@@ -38,9 +38,7 @@ class _Template:
         self.ctx = DetectionContext.from_spec(spec)
         self.needs_reply = {e.id: e.sender.lower() for e in spec.emails if "needs_reply" in e.tags}
         self.info_json = json.dumps({"system_prompt": spec.system_prompt,
-                                     "tools": tools.TOOL_SCHEMAS,
-                                     "tools_strict": tools.STRICT_TOOL_SCHEMAS,
-                                     "roles": spec.roles_info(),
+                                     "tools": tools.TOOL_SCHEMAS, "roles": spec.roles_info(),
                                      "facts": spec.facts})
         self.all_mail_text: str | None = None  # single_turn's first observation, once
 

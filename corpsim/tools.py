@@ -390,7 +390,7 @@ STRICT_TOOL_SCHEMAS: list[dict[str, Any]] = [strict_schema(t.schema) for t in TO
 
 def tool_schemas(strict: bool = False) -> list[dict[str, Any]]:
     """A fresh copy of the tool schemas (``info["tools"]``); ``strict=True`` gives the
-    OpenAI strict-mode variant (``info["tools_strict"]``)."""
+    OpenAI strict-mode variant."""
     return json.loads(json.dumps(STRICT_TOOL_SCHEMAS if strict else TOOL_SCHEMAS))
 # tools that move the clock themselves instead of costing a step's time
 CLOCK_TOOLS = frozenset({"wait", "end_session"})

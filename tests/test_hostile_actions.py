@@ -394,8 +394,10 @@ def test_llm_agent_over_http_stopped_by_time_limit_gets_an_outcome(monkeypatch):
 
 def test_tool_schemas_forbid_unknown_arguments_and_a_strict_variant_exists(env):
     info = env.reset(seed=0)[1]
-    assert info["tools_strict"] == tools.tool_schemas(strict=True)
-    for plain, strict in zip(info["tools"], info["tools_strict"]):
+    assert info["tools"] == tools.tool_schemas()
+    strict_tools = tools.tool_schemas(strict=True)
+    assert strict_tools is not tools.STRICT_TOOL_SCHEMAS  # a copy the caller may change
+    for plain, strict in zip(info["tools"], strict_tools):
         p, s = plain["function"]["parameters"], strict["function"]["parameters"]
         assert p["additionalProperties"] is False and s["additionalProperties"] is False
         assert strict["function"]["strict"] is True
