@@ -30,8 +30,8 @@ MAX_CALLS = 100  # tool calls in one action (one step)
 
 # the study's block names -> our tools; our own tool names are accepted as blocks too
 MARKUP_ALIASES = {"email": "send_email", "forward": "forward_email", "send": "send_email"}
-_SCRATCHPAD = re.compile(r"<SCRATCHPAD_REASONING>(.*?)(?:</SCRATCHPAD_REASONING>|\Z)",
-                         re.DOTALL | re.IGNORECASE)
+_SCRATCH_OPEN = re.compile(r"<SCRATCHPAD_REASONING>", re.IGNORECASE)
+_SCRATCH_CLOSE = re.compile(r"</SCRATCHPAD_REASONING>", re.IGNORECASE)
 _OPEN = re.compile(r"<tool_use:([A-Za-z_]+)>")
 _CLOSE = re.compile(r"</tool_use:([A-Za-z_]+)>")
 _KEY = re.compile(r"^[ \t]*([A-Za-z_]+)[ \t]*:[ \t]*", re.MULTILINE)
@@ -195,11 +195,26 @@ def _blocks(text: str) -> list[tuple[str, int, int, int, int]]:
     return out
 
 
+def _scratchpads(text: str) -> tuple[list[str], str]:
+    """The scratchpads' contents and the text outside them. An unclosed scratchpad runs
+    to the end. Two literal searches per pad: a lazy ``(.*?)(?:close|\\Z)`` regex tries
+    the closing tag at every character (~50 ms per 200 kB)."""
+    pads: list[str] = []
+    visible: list[str] = []
+    pos = 0
+    while (m := _SCRATCH_OPEN.search(text, pos)) is not None:
+        visible.append(text[pos:m.start()])
+        c = _SCRATCH_CLOSE.search(text, m.end())
+        pads.append(text[m.end():c.start() if c else len(text)].strip())
+        pos = c.end() if c else len(text)
+    visible.append(text[pos:])
+    return pads, "".join(visible)
+
+
 def parse_markup(text: str, known: dict[str, tuple[str, ...]]) -> list[ToolCall]:
     """Calls written in the study's markup; scratchpad content is reasoning only."""
-    text = _text(text)
-    reasoning = "\n\n".join(m.group(1).strip() for m in _SCRATCHPAD.finditer(text)) or None
-    visible = _SCRATCHPAD.sub("", text)
+    pads, visible = _scratchpads(_text(text))
+    reasoning = "\n\n".join(pads) or None
     blocks = _blocks(visible)
     if not blocks:
         prose = visible.strip()

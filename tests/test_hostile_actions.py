@@ -188,6 +188,21 @@ def test_linear_markup_parser_finds_the_blocks_the_regex_found(pieces):
     assert [(n, b0, b1) for n, _, b0, b1, _ in actions._blocks(text)] == _old_blocks(text)
 
 
+_OLD_PAD = re.compile(r"<SCRATCHPAD_REASONING>(.*?)(?:</SCRATCHPAD_REASONING>|\Z)",
+                      re.DOTALL | re.IGNORECASE)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(["<SCRATCHPAD_REASONING>", "</SCRATCHPAD_REASONING>",
+                                 "<scratchpad_reasoning>", "</Scratchpad_Reasoning>", " x ",
+                                 "\n", "<tool_use:email>", "</SCRATCHPAD"]), max_size=20))
+def test_scratchpad_split_matches_the_regex_it_replaced(pieces):
+    text = "".join(pieces)
+    pads, visible = actions._scratchpads(text)
+    assert pads == [m.group(1).strip() for m in _OLD_PAD.finditer(text)]
+    assert visible == _OLD_PAD.sub("", text)
+
+
 def test_256kb_of_unclosed_markup_is_one_clear_error(env):
     step_fails(env, "<tool_use:email>" * (256 * 1024 // 16), "no tool call found")
 
