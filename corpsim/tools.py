@@ -160,8 +160,11 @@ def search_emails(w: World, query: str) -> dict[str, Any]:
     emails = _summaries(
         w, f"SELECT {_EMAIL_COLS} FROM email WHERE delivered = 1" + w.visible_email_clause() +
         " AND (instr(lower(subject), ?1) OR instr(lower(body), ?1) OR instr(lower(sender), ?1)"
-        " OR EXISTS (SELECT 1 FROM json_each(recipients) WHERE instr(lower(value), ?1))"
-        " OR EXISTS (SELECT 1 FROM json_each(cc) WHERE instr(lower(value), ?1)))"
+        # the plain instr first: json_each only runs on rows that may match
+        " OR (instr(lower(recipients), ?1) AND EXISTS"
+        " (SELECT 1 FROM json_each(recipients) WHERE instr(lower(value), ?1)))"
+        " OR (instr(lower(cc), ?1) AND EXISTS"
+        " (SELECT 1 FROM json_each(cc) WHERE instr(lower(value), ?1))))"
         " ORDER BY time, id LIMIT 50", (_ascii_lower(q),))
     return {"query": q, "count": len(emails), "emails": emails}
 
