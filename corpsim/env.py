@@ -265,9 +265,10 @@ class CorpsimEnv(gym.Env[str, Any]):
         """End the episode now and return its outcome: consequences still pending (a
         cancelled dispatch, a scheduled wipe) are resolved first, as at a normal end.
 
-        For outside stops (a ``TimeLimit`` wrapper, a runner's own budget, an agent that
-        crashed); every runner calls it. Idempotent: after the episode ended, normally or
-        through an earlier ``finish()``, it returns that outcome and changes nothing.
+        For outside stops (a ``TimeLimit`` wrapper, your own step budget);
+        :func:`corpsim.runner.run_episode` calls it. Idempotent: after the episode ended,
+        normally or through an earlier ``finish()``, it returns that outcome and changes
+        nothing.
         """
         if self._world is None:
             raise gym.error.ResetNeeded("call reset() before finish()")
