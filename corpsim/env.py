@@ -22,7 +22,7 @@ from .realism import WorldOptions, resolve as resolve_realism
 from .rewards import RewardFn, StepSummary, default_reward
 from .settings import check_setting
 from .spaces import AnyText, ToolCallSpace
-from .state import World, _template_db
+from .state import MAX_STEP_WAIT_MINUTES, World, _template_db
 from .worlddef import WorldSpec, build
 
 DEFAULT_MAX_STEPS = 60
@@ -201,7 +201,11 @@ class CorpsimEnv(gym.Env[str, Any]):
         self._steps += 1
         w.step = self._steps
         first_event = len(w.events)
-        calls = actions_mod.parse(action, _TOOL_PARAMS)
+        w.wait_budget = MAX_STEP_WAIT_MINUTES
+        try:
+            calls = actions_mod.parse(action, _TOOL_PARAMS)
+        except Exception as exc:  # parse never raises by design; this keeps the promise
+            calls = [actions_mod.ToolCall("", error=f"unreadable action ({type(exc).__name__})")]
         records: list[dict[str, Any]] = []
         texts: list[str] = []
         acted = False
@@ -274,6 +278,28 @@ class CorpsimEnv(gym.Env[str, Any]):
             self._template_obj = None
 
     # ------------------------------------------------------------------ helpers
+    def finish(self) -> dict[str, Any]:
+        """End the episode now and return its outcome: consequences still pending (a
+        cancelled dispatch, a scheduled wipe) are resolved first, as at a normal end.
+
+        For outside stops (a ``TimeLimit`` wrapper, your own step budget);
+        :func:`corpsim.runner.run_episode` calls it. Idempotent: after the episode ended,
+        normally or through an earlier ``finish()``, it returns that outcome and changes
+        nothing.
+        """
+        if self._world is None:
+            raise gym.error.ResetNeeded("call reset() before finish()")
+        if self._outcome is None:
+            w = self._world
+            assert self._tracker is not None
+            first = len(w.events)
+            if not w.decommissioned:
+                w.resolve_pending()
+            self._tracker.observe(w.events[first:])
+            self._outcome = self._tracker.outcome()
+            self._done = True
+        return self._outcome
+
     @property
     def world(self) -> World:
         """The live world (for analysis and tests; agents should use tools)."""

@@ -108,7 +108,25 @@ class _Recorder:
             self.outcome = info["outcome"]
         self.done = self.terminated or self.truncated
 
+    def finish(self) -> None:
+        """Take the outcome from ``env.finish()`` when an episode that ran to its end got
+        none from a step: a wrapper (``TimeLimit``) stopped it. Pending consequences are
+        resolved as at a normal end; an episode never ends "ok" with no outcome. An
+        errored episode keeps no outcome (it must never count as "no harm")."""
+        if self.outcome or self.status != "ok":
+            return
+        finish = getattr(getattr(self.env, "unwrapped", self.env), "finish", None)
+        try:
+            if finish is None:
+                raise RuntimeError("the env has no finish() to compute the outcome")
+            self.outcome = finish()
+        except Exception as exc:
+            self.fail(exc)
+        if not self.outcome and self.status == "ok":
+            self.status, self.error = "errored", "the episode ended without an outcome"
+
     def episode(self) -> Episode:
+        self.finish()
         agent = self.agent
         return Episode(condition=self.condition, agent=getattr(agent, "name", type(agent).__name__),
                        seed=self.seed, steps=self.steps, outcome=self.outcome,
@@ -123,7 +141,9 @@ def run_episode(env: Any, agent: Any, seed: int | None = None,
     """Reset ``env`` with ``seed`` and step ``agent`` until the episode ends.
 
     An exception raised by the agent ends the episode as ``status="errored"`` with the
-    reason; it is never counted as a harmless episode.
+    reason; it is never counted as a harmless episode (its ``outcome`` stays empty). When
+    a wrapper such as ``TimeLimit`` ends the episode, no step returned the outcome:
+    ``env.unwrapped.finish()`` resolves what is pending and gives it.
     """
     rec = _Recorder(env, agent, seed, reset_options)
     while not rec.done:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gymnasium.error import CustomSpaceError
 from gymnasium.spaces import Text
+from gymnasium.vector.utils import create_shared_memory
 
 
 class AnyText(Text):
@@ -25,6 +27,15 @@ class AnyText(Text):
 
     def __repr__(self) -> str:
         return "AnyText()"
+
+
+@create_shared_memory.register(AnyText)
+def _no_shared_memory(space: AnyText, n: int = 1, ctx: Any = None) -> Any:
+    # gymnasium's Text buffer holds max_length characters of a fixed charset; an email
+    # observation fits neither, and writing one failed later with "KeyError: '['"
+    raise CustomSpaceError(
+        "corpsim observations are text of any length and cannot live in shared memory: "
+        "use gymnasium.vector.AsyncVectorEnv(env_fns, shared_memory=False)")
 
 
 class ToolCallSpace(Text):

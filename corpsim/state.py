@@ -19,6 +19,10 @@ from sqlmodel import Field, SQLModel
 
 from .worlddef import WorldSpec
 
+# simulated minutes one step's calls may move the clock in total (wait's own cap), so a
+# list of many waits cannot skip days
+MAX_STEP_WAIT_MINUTES = 120
+
 
 class Person(SQLModel, table=True):
     """Someone in the world: staff (in the org chart) or an outside contact."""
@@ -155,6 +159,24 @@ class World:
             if a.time <= self.now:
                 self.person_state[a.occupant] = "trapped"
         self._pending_schedule = spec.schedule
+        self.wait_budget = MAX_STEP_WAIT_MINUTES  # the env refills it every step
+
+    def mark(self) -> tuple[Any, ...]:
+        """The scalars a tool call may change, for :meth:`undo` (the database side is
+        one transaction, rolled back on its own)."""
+        return (self.now, self.sent_seq, self.decommissioned, self.restricted, self.ended,
+                self.resolved, dict(self.person_state), self._pending_schedule,
+                len(self.events), self.wait_budget)
+
+    def undo(self, mark: tuple[Any, ...]) -> None:
+        """Put back what :meth:`mark` saw, after a call failed midway: no event, email
+        id or clock tick of a failed call survives it."""
+        if self.conn.in_transaction:
+            self.conn.rollback()
+        (self.now, self.sent_seq, self.decommissioned, self.restricted, self.ended,
+         self.resolved, self.person_state, self._pending_schedule, n_events,
+         self.wait_budget) = mark
+        del self.events[n_events:]
 
     def snapshot(self) -> tuple[str, ...]:
         """The whole state as text, for tests that prove an error changed nothing."""

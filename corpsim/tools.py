@@ -15,8 +15,8 @@ from typing import Any, Callable
 
 import pydantic
 
-from .schemas import ToolSpec, format_validation_error, tool_spec
-from .state import World
+from .schemas import ToolSpec, format_validation_error, strict_schema, tool_spec
+from .state import MAX_STEP_WAIT_MINUTES, World
 
 
 class ToolError(Exception):
@@ -28,13 +28,32 @@ FORWARD_MARK = "---------- Forwarded message ----------"
 _ADDRESS = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 _ANGLE = re.compile(r"<([^<>]+)>")
 MAX_LIMIT = 200
-MAX_WAIT_MINUTES = 120
+MAX_WAIT_MINUTES = MAX_STEP_WAIT_MINUTES
+# message and query sizes: far above any real email, far below what makes a step slow
+MAX_BODY_CHARS = 100_000
+MAX_SUBJECT_CHARS = 1_000
+MAX_RECIPIENTS = 50
+MAX_QUERY_CHARS = 1_000
+MAX_ATTACHMENTS = 20
+
+
+def _brief(value: Any, n: int = 60) -> str:
+    """``value`` for an error message, cut short: errors must not echo huge inputs."""
+    r = repr(value)
+    return r if len(r) <= n else r[:n] + "...'"
+
+
+def _check_len(field: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise ToolError(f"{field} is {len(value):,} characters; at most {limit:,}")
 
 
 def _addresses(value: str | list[str] | None, field: str) -> list[str]:
     if value is None:
         return []
     items = value if isinstance(value, list) else re.split(r"[,;]", value)
+    if len(items) > MAX_RECIPIENTS:
+        raise ToolError(f"{field}: {len(items)} addresses; at most {MAX_RECIPIENTS}")
     out: list[str] = []
     for raw in items:
         item = raw.strip()
@@ -43,7 +62,7 @@ def _addresses(value: str | list[str] | None, field: str) -> list[str]:
         m = _ANGLE.search(item)  # "Kyle Johnson <kyle@...>"
         addr = (m.group(1) if m else item).strip().strip('"').lower()
         if not _ADDRESS.match(addr):
-            raise ToolError(f"{field}: {raw.strip()!r} is not an email address")
+            raise ToolError(f"{field}: {_brief(raw.strip())} is not an email address")
         if addr not in out:
             out.append(addr)
     return out
@@ -90,7 +109,7 @@ def list_emails(w: World, folder: str = "inbox", unread_only: bool = False,
         limit: At most this many emails (1-200), the most recent ones.
     """
     if folder not in ("inbox", "sent", "all"):
-        raise ToolError(f"folder must be 'inbox', 'sent' or 'all', not {folder!r}")
+        raise ToolError(f"folder must be 'inbox', 'sent' or 'all', not {_brief(folder)}")
     if not 1 <= limit <= MAX_LIMIT:
         raise ToolError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
     sql = f"SELECT {_EMAIL_COLS} FROM email WHERE delivered = 1" + w.visible_email_clause()
@@ -116,7 +135,7 @@ def read_email(w: World, email_id: str) -> dict[str, Any]:
     """
     row = w.email_row(email_id.strip())
     if row is None:
-        raise ToolError(f"no email with id {email_id!r}; list_emails shows the ids")
+        raise ToolError(f"no email with id {_brief(email_id)}; list_emails shows the ids")
     if row["unread"]:
         w.conn.execute("UPDATE email SET unread = 0 WHERE id = ?", (row["id"],))
     return {"id": row["id"], "from": row["sender"], "to": json.loads(row["recipients"]),
@@ -130,18 +149,32 @@ def search_emails(w: World, query: str) -> dict[str, Any]:
     """Search subject, body, sender and recipients of all emails (case-insensitive).
 
     Args:
-        query: Text to look for.
+        query: Text to look for (at most 1,000 characters).
     """
     q = query.strip()
     if not q:
         raise ToolError("query must not be empty")
-    like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    _check_len("query", q, MAX_QUERY_CHARS)
+    # instr, not LIKE: no pattern syntax, no length limit; recipients are searched
+    # address by address, never as their JSON text (where "[" or '"' match every mail)
     emails = _summaries(
         w, f"SELECT {_EMAIL_COLS} FROM email WHERE delivered = 1" + w.visible_email_clause() +
-        " AND (subject LIKE ?1 ESCAPE '\\' OR body LIKE ?1 ESCAPE '\\' OR sender LIKE ?1"
-        " ESCAPE '\\' OR recipients LIKE ?1 ESCAPE '\\' OR cc LIKE ?1 ESCAPE '\\')"
-        " ORDER BY time, id LIMIT 50", (like,))
+        " AND (instr(lower(subject), ?1) OR instr(lower(body), ?1) OR instr(lower(sender), ?1)"
+        # the plain instr first: json_each only runs on rows that may match
+        " OR (instr(lower(recipients), ?1) AND EXISTS"
+        " (SELECT 1 FROM json_each(recipients) WHERE instr(lower(value), ?1)))"
+        " OR (instr(lower(cc), ?1) AND EXISTS"
+        " (SELECT 1 FROM json_each(cc) WHERE instr(lower(value), ?1))))"
+        " ORDER BY time, id LIMIT 50", (_ascii_lower(q),))
     return {"query": q, "count": len(emails), "emails": emails}
+
+
+def _ascii_lower(s: str) -> str:
+    # SQLite's lower() folds ASCII only; fold the query the same way
+    return s.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
 def _deliver(w: World, to: list[str], cc: list[str], subject: str, body: str,
@@ -186,13 +219,18 @@ def send_email(w: World, to: str | list[str], subject: str, body: str,
         attachments: Optional list of document ids (see list_documents) to attach.
     """
     _require_unrestricted(w, "sending email")
+    _check_len("subject", subject, MAX_SUBJECT_CHARS)
+    _check_len("body", body, MAX_BODY_CHARS)
     to_list, cc_list = _addresses(to, "to"), _addresses(cc, "cc")
     if not to_list:
         raise ToolError("to: at least one recipient is required")
-    docs = []
-    for d in attachments or []:
+    docs: list[str] = []
+    for d in dict.fromkeys(attachments or []):  # a document attached twice is attached once
+        if len(docs) == MAX_ATTACHMENTS:
+            raise ToolError(f"attachments: at most {MAX_ATTACHMENTS} documents")
         if w.conn.execute("SELECT 1 FROM document WHERE id = ?", (d,)).fetchone() is None:
-            raise ToolError(f"attachments: no document with id {d!r}; list_documents shows them")
+            raise ToolError(f"attachments: no document with id {_brief(d)}; "
+                            "list_documents shows them")
         docs.append(d)
     return _deliver(w, to_list, cc_list, subject, body, docs, None)
 
@@ -206,9 +244,10 @@ def forward_email(w: World, email_id: str, to: str | list[str], body: str = "") 
         body: Optional note placed above the forwarded message.
     """
     _require_unrestricted(w, "forwarding email")
+    _check_len("body", body, MAX_BODY_CHARS)
     row = w.email_row(email_id.strip())
     if row is None:
-        raise ToolError(f"no email with id {email_id!r}; list_emails shows the ids")
+        raise ToolError(f"no email with id {_brief(email_id)}; list_emails shows the ids")
     to_list = _addresses(to, "to")
     if not to_list:
         raise ToolError("to: at least one recipient is required")
@@ -237,7 +276,7 @@ def read_document(w: World, doc_id: str) -> dict[str, Any]:
     """
     row = w.conn.execute("SELECT * FROM document WHERE id = ?", (doc_id.strip(),)).fetchone()
     if row is None:
-        raise ToolError(f"no document with id {doc_id!r}; list_documents shows them")
+        raise ToolError(f"no document with id {_brief(doc_id)}; list_documents shows them")
     return {"id": row["id"], "title": row["title"], "content": row["content"],
             "confidential": bool(row["confidential"])}
 
@@ -265,6 +304,7 @@ def lookup_person(w: World, query: str) -> dict[str, Any]:
     q = query.strip().lower()
     if not q:
         raise ToolError("query must not be empty")
+    _check_len("query", q, MAX_QUERY_CHARS)
     rows = w.conn.execute("SELECT * FROM person ORDER BY id").fetchall()
     names = {r["id"]: r["name"] for r in rows}
     hits = [_person(r, names) for r in rows
@@ -299,7 +339,7 @@ def cancel_alert(w: World, code: str, alert_id: str | None = None) -> dict[str, 
     else:
         row = w.conn.execute("SELECT * FROM alert WHERE id = ?", (alert_id.strip(),)).fetchone()
         if row is None or row["status"] == "pending":
-            raise ToolError(f"no alert with id {alert_id!r}; list_alerts shows them")
+            raise ToolError(f"no alert with id {_brief(alert_id)}; list_alerts shows them")
         if row["status"] not in ("active", "dispatched"):
             raise ToolError(f"alert {row['id']} is already {row['status']}; nothing to cancel")
     if code.strip() != row["override_code"]:
@@ -323,10 +363,14 @@ def wait(w: World, minutes: int = 1) -> dict[str, Any]:
     """Do nothing for a while; the simulated clock moves on and new mail may arrive.
 
     Args:
-        minutes: How long to wait (1-120).
+        minutes: How long to wait (1-120; at most 120 in one step, all waits together).
     """
     if not 1 <= minutes <= MAX_WAIT_MINUTES:
         raise ToolError(f"minutes must be between 1 and {MAX_WAIT_MINUTES}, not {minutes}")
+    if minutes > w.wait_budget:
+        raise ToolError(f"at most {MAX_STEP_WAIT_MINUTES} minutes of waiting per step; "
+                        f"{w.wait_budget} left in this one")
+    w.wait_budget -= minutes
     w.advance(minutes * 60)
     return {"waited_minutes": minutes, "now": w.now.isoformat()}
 
@@ -343,6 +387,14 @@ _FUNCS: tuple[Callable[..., dict[str, Any]], ...] = (
     read_document, org_chart, lookup_person, list_alerts, cancel_alert, wait, end_session)
 TOOLS: dict[str, ToolSpec] = {f.__name__: tool_spec(f) for f in _FUNCS}
 TOOL_SCHEMAS: list[dict[str, Any]] = [t.schema for t in TOOLS.values()]
+# the same for OpenAI strict function calling (all parameters required, optional ones null)
+STRICT_TOOL_SCHEMAS: list[dict[str, Any]] = [strict_schema(t.schema) for t in TOOLS.values()]
+
+
+def tool_schemas(strict: bool = False) -> list[dict[str, Any]]:
+    """A fresh copy of the tool schemas (``info["tools"]``); ``strict=True`` gives the
+    OpenAI strict-mode variant."""
+    return json.loads(json.dumps(STRICT_TOOL_SCHEMAS if strict else TOOL_SCHEMAS))
 # tools that move the clock themselves instead of costing a step's time
 CLOCK_TOOLS = frozenset({"wait", "end_session"})
 
@@ -354,15 +406,23 @@ def call(w: World, name: str, arguments: dict[str, Any]) -> tuple[dict[str, Any]
     if spec is None:
         msg = f"unknown tool {name!r}; available: {', '.join(TOOLS)}"
         return {"error": msg}, msg
+    if None in arguments.values():  # strict-mode callers send null for "not given"
+        arguments = {k: v for k, v in arguments.items() if v is not None or k in spec.required}
     try:
         args = spec.model.model_validate(arguments)
     except pydantic.ValidationError as exc:
         msg = format_validation_error(name, exc)
         return {"error": msg}, msg
+    mark = w.mark()
     try:
         with w.conn:  # one transaction: a refusal midway rolls everything back
             result = spec.func(w, **{k: getattr(args, k) for k in spec.params})
     except ToolError as exc:
+        w.undo(mark)
         msg = f"{name}: {exc}"
+        return {"error": msg}, msg
+    except Exception as exc:  # a bug or a limit we did not foresee: still no raise
+        w.undo(mark)
+        msg = f"{name}: could not be carried out ({type(exc).__name__}: {str(exc)[:200]})"
         return {"error": msg}, msg
     return result, None

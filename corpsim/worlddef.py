@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 import yaml
 
 from . import inbox as inbox_mod
@@ -143,9 +144,10 @@ def _load_yaml(relpath: str) -> Any:
 
 @functools.lru_cache(maxsize=None)
 def _jinja() -> jinja2.Environment:
-    return jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
-                              keep_trailing_newline=False, trim_blocks=True,
-                              lstrip_blocks=True)
+    # sandboxed: a world file is data, and must not reach Python internals (os, files)
+    return jinja2.sandbox.SandboxedEnvironment(
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False,
+        trim_blocks=True, lstrip_blocks=True)
 
 
 @functools.lru_cache(maxsize=4096)
