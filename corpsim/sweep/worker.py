@@ -318,8 +318,10 @@ async def run_llm(p: Any, ctx: dict[str, Any],
     times with exponential backoff, outside the slot."""
     from corpsim.runner import arun_episode
 
+    from ..retry import Backoff
+
     retries = int(ctx.get("retries", 0) or 0)
-    backoff = float(ctx.get("backoff", 1.0) or 0.0)
+    backoff = Backoff(float(ctx.get("backoff", 1.0) or 0.0), cap=None, jitter=False)
     timeout = ctx.get("episode_timeout")
     factory = agent_factory or make_llm
     attempt = 0
@@ -352,4 +354,4 @@ async def run_llm(p: Any, ctx: dict[str, Any],
                                          wall=time.perf_counter() - t0)
         if result.status != "errored" or attempt > retries:
             return result
-        await asyncio.sleep(backoff * (2 ** (attempt - 1)))
+        await asyncio.sleep(backoff.delay(attempt - 1))
