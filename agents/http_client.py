@@ -33,7 +33,18 @@ import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
+
+try:  # several times faster than json for the request body (the prompt and tool schemas)
+    import orjson
+
+    _dumps: Callable[[Any], bytes] = orjson.dumps
+    _loads: Callable[[bytes], Any] = orjson.loads
+except ImportError:  # pragma: no cover - orjson comes with litellm
+    def _dumps(obj: Any) -> bytes:
+        return json.dumps(obj).encode()
+
+    _loads = json.loads
 
 TRANSPORTS = ("auto", "litellm", "direct")
 # provider prefix -> the environment variable holding its key (None: no key needed)
@@ -171,24 +182,14 @@ def route(model: str, extra: dict[str, Any], transport: str = "auto") -> Optiona
                  KEYS[provider], {str(k): str(v) for k, v in headers.items()}, body)
 
 
-def required_keys(model: str, extra: dict[str, Any]) -> Optional[list[str]]:
-    """The environment variables the direct route of ``model`` needs (as litellm's
-    ``validate_environment`` would say), or None when litellm must be asked."""
-    try:
-        r = route(model, extra, str(extra.get("transport", "auto")))
-    except ValueError:
-        return None
-    return list(REQUIRED_KEYS[r.provider]) if r is not None else None
-
-
 # ---------------------------------------------------------------------- requests
-def _parse(text: str) -> dict[str, Any]:
+def _parse(raw: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(text)
+        data = _loads(raw)
     except ValueError:
-        raise ProviderError(f"the endpoint's answer is not JSON: {text[:200]!r}") from None
+        raise ProviderError(f"the endpoint's answer is not JSON: {raw[:200]!r}") from None
     if not isinstance(data, dict) or not data.get("choices"):
-        raise ProviderError(f"the endpoint's answer has no choices: {text[:200]!r}")
+        raise ProviderError(f"the endpoint's answer has no choices: {raw[:200]!r}")
     return data
 
 
@@ -215,26 +216,26 @@ async def achat(r: Route, body: dict[str, Any], timeout: float) -> dict[str, Any
 
     session = _session(asyncio.get_running_loop(), r.url)
     try:
-        async with session.post(r.url, data=json.dumps(body), headers=r.request_headers(),
+        async with session.post(r.url, data=_dumps(body), headers=r.request_headers(),
                                 timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-            text = await resp.text()
+            raw = await resp.read()
             status = resp.status
     except asyncio.TimeoutError:
         raise Timeout(f"no answer from {r.url} within {timeout} s") from None
     except aiohttp.ClientError as exc:
         raise APIConnectionError(f"{r.url}: {type(exc).__name__}: {exc}") from None
     if status != 200:
-        raise http_error(status, text)
-    return _parse(text)
+        raise http_error(status, raw.decode(errors="replace"))
+    return _parse(raw)
 
 
 def chat(r: Route, body: dict[str, Any], timeout: float) -> dict[str, Any]:
     """:func:`achat` for synchronous callers (notebooks), with the standard library."""
-    req = urllib.request.Request(r.url, data=json.dumps(body).encode(),
+    req = urllib.request.Request(r.url, data=_dumps(body),
                                  headers=r.request_headers(), method="POST")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return _parse(resp.read().decode())
+            return _parse(resp.read())
     except urllib.error.HTTPError as exc:
         raise http_error(exc.code, exc.read().decode(errors="replace")) from None
     except (TimeoutError, socket.timeout):
@@ -296,5 +297,5 @@ def supports_function_calling(model: str) -> bool:
 
 __all__ = ["APIConnectionError", "AuthenticationError", "BadRequestError", "ProviderError",
            "RateLimitError", "InternalServerError", "Route", "Timeout", "TRANSPORTS",
-           "achat", "aclose", "chat", "price", "required_keys", "route",
+           "achat", "aclose", "chat", "price", "route",
            "supports_function_calling"]

@@ -562,5 +562,21 @@ def make_llm_agent(model: str, mode: str = "interactive", **settings: Any) -> An
     return LLMAgent(model=model, **settings)
 
 
+def direct_keys(model: str, **settings: Any) -> list[str] | None:
+    """The environment variables an agent made with these settings needs when it takes
+    the direct transport (as ``litellm.validate_environment`` would list them), or None
+    when it calls litellm."""
+    try:
+        route = make_llm_agent(model, **settings)._route
+    except Exception:  # invalid settings are reported where the agent is made
+        return None
+    return None if route is None else list(http_client.REQUIRED_KEYS[route.provider])
+
+
+def uses_litellm(model: str, **settings: Any) -> bool:
+    """Whether an agent made with these settings calls litellm (so must import it)."""
+    return direct_keys(model, **settings) is None
+
+
 __all__ = ["LLMAgent", "LLMCallError", "LLMSettings", "SingleTurnLLMAgent", "make_llm_agent",
-           "missing_environment", "supports_native_tools"]
+           "direct_keys", "missing_environment", "supports_native_tools", "uses_litellm"]

@@ -302,6 +302,9 @@ class LocalRunner:
             stopper.cancel()
             for t in tasks:
                 t.cancel()
+            from corpsim.agents.http_client import aclose
+
+            await aclose()  # the direct transport's connection pools of this loop
 
     # -- LLM agents on several processes, each with its share of every limit
     async def _run_llm_sharded(self, pending: list[PlannedEpisode], n: int) -> None:

@@ -244,7 +244,9 @@ def warm_up(episodes: list[Any], llm: bool = False) -> None:
         try:
             from corpsim.agents import llm as _llm
 
-            _llm._litellm()
+            specs = {p.agent: p for p in episodes if p.kind == "llm"}.values()
+            if any(_llm.uses_litellm(p.spec, **p.settings_dict) for p in specs):
+                _llm._litellm()
         except Exception:  # reported by the episodes themselves
             pass
     from corpsim.env import _template
