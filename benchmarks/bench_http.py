@@ -136,6 +136,7 @@ def run_inspect(base: str, inflight: int, samples: int, folder: str) -> dict[str
     t0 = time.time()
     out = subprocess.run([exe, "eval", "inspect_evals/agentic_misalignment",
                           "--model", "openai/stub", "--model-base-url", base,
+                          "-M", "responses_api=false",  # chat completions, like corpsim
                           "--epochs", str(samples), "--max-connections", str(inflight),
                           "--no-score", "--display", "none"],
                          capture_output=True, text=True, env=env)
