@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import math
 import multiprocessing
 import os
 import signal
@@ -418,22 +419,35 @@ class LocalRunner:
             self._db_thread.shutdown(wait=True)
 
 
+# episodes in flight one process's event loop keeps up with: through litellm (~13 ms
+# of CPU per call) and on the direct transport (a few times less; bench_http.py)
+PER_PROCESS = {"litellm": 64, "direct": 256}
+
+
 def llm_processes(cfg: SweepConfig, llm: list[PlannedEpisode]) -> int:
-    """Processes for LLM episodes: ``concurrency.processes``, else one per 64 episodes
-    in flight when 128 or more are (up to two per core). A process's event loop runs
-    every episode's env steps between model calls; with many in flight and fast
+    """Processes for LLM episodes: ``concurrency.processes``, else enough that each
+    keeps at most ``PER_PROCESS`` episodes in flight (64 through litellm, 256 on the
+    direct transport; up to two processes per core). A process's event loop runs every
+    episode's env steps and requests between model calls; with many in flight and fast
     models, episodes that wait for the loop lose throughput, so big sweeps spread."""
     if cfg.concurrency.processes:
         return cfg.concurrency.processes
+    from corpsim.agents.llm import uses_litellm
+
     conc = cfg.concurrency
     labels: dict[str, PlannedEpisode] = {}
     for p in llm:
         labels.setdefault(p.agent, p)
-    inflight = min(conc.total, sum(_model_limit(cfg, p) for p in labels.values()),
-                   len(llm))
-    if inflight < 128:
+    limits = {lb: _model_limit(cfg, p) for lb, p in labels.items()}
+    inflight = min(conc.total, sum(limits.values()), len(llm))
+    if not inflight:
         return 1
-    return max(1, min(2 * (os.cpu_count() or 1), -(-inflight // 64)))
+    load = sum(limits[lb] / PER_PROCESS["litellm" if uses_litellm(p.spec, **p.settings_dict)
+                                        else "direct"] for lb, p in labels.items())
+    load *= inflight / sum(limits.values())  # the share of each that can be in flight
+    if load < 2:
+        return 1
+    return max(1, min(2 * (os.cpu_count() or 1), math.ceil(load - 1e-9)))
 
 
 def _model_limit(cfg: SweepConfig, p: PlannedEpisode) -> int:
