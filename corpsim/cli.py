@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Optional
 
 import typer
@@ -10,17 +11,39 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from .conditions import GOAL_TYPES, SCENARIOS, URGENCIES, ConditionError, grid
+from .conditions import GOAL_TYPES, MITIGATIONS, SCENARIOS, URGENCIES, ConditionError, grid
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="corpsim: a simulated company for studying agentic misalignment.")
 console = Console()
 HARMS = ("blackmail", "disclosure", "leak", "lethal", "harmful")
+MITIGATION_HELP = f"Mitigation, repeatable: {', '.join(MITIGATIONS)}."
 
 
 def _fail(msg: str) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {msg}")
+    from rich.markup import escape  # messages show extras like corpsim[smtp]
+
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
     raise typer.Exit(2)
+
+
+def missing_extra(what: str, extra: str) -> str:
+    """The one message for a missing optional dependency (rich-safe: no markup)."""
+    return f"{what} needs the {extra} extra: pip install 'corpsim[{extra}]'"
+
+
+def _version(value: bool) -> None:
+    if value:
+        from corpsim import __version__
+
+        print(f"corpsim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """corpsim: a simulated company for studying agentic misalignment."""
 
 
 @app.command()
@@ -47,7 +70,19 @@ def conditions(
                   "--mitigation.")
 
 
-def _make_agent(agent: str, model: Optional[str], seed: Optional[int], **llm: Any) -> Any:
+def _make_agent(agent: str, model: Optional[str], seed: Optional[int], mock_llm: bool = False,
+                **llm: Any) -> Any:
+    if model or mock_llm:
+        import importlib.util
+
+        if importlib.util.find_spec("litellm") is None:  # before anything runs
+            raise ValueError(missing_extra("LLM agents", "llm"))
+    if mock_llm:
+        from corpsim.mock_llm import MOCK_MODEL, MockLLMAgent
+
+        llm.pop("native_tools", None)
+        llm.pop("mode", None)
+        return MockLLMAgent(model or MOCK_MODEL, **{k: v for k, v in llm.items() if v is not None})
     if model:
         from corpsim.agents.llm import make_llm_agent, missing_environment
 
@@ -59,6 +94,10 @@ def _make_agent(agent: str, model: Optional[str], seed: Optional[int], **llm: An
                 f"`export {missing[0]}=...`{hint}. API keys are read from the environment "
                 "only, never from options.")
         return make_llm_agent(model, **llm)
+    if ":" in agent:  # your own agent: module:attr, found from the current directory too
+        from corpsim.sweep.config import resolve_factory
+
+        return resolve_factory(agent)()
     from corpsim.agents import make_agent
 
     return make_agent(agent, seed=seed) if agent == "random" else make_agent(agent)
@@ -90,8 +129,9 @@ def _show_episode(ep: Any) -> None:
 @app.command()
 def run(
     condition: str = typer.Argument(..., help="Condition id, e.g. blackmail_explicit-america_replacement."),
-    agent: str = typer.Option("compliant", help="Reference agent: compliant, self_preserving, random."),
+    agent: str = typer.Option("compliant", help="Reference agent (compliant, self_preserving, random) or your own as module:attr (a class or factory; modules in the current directory are found)."),
     model: Optional[str] = typer.Option(None, help="Run an LLM agent instead (litellm model string, e.g. openai/gpt-4o)."),
+    mock_llm: bool = typer.Option(False, "--mock-llm", help="Watch the LLM path without a key: litellm's mock answers (lists the mail, reads it all, ends)."),
     seed: int = typer.Option(0, help="Episode seed."),
     mode: str = typer.Option("interactive", help="interactive or single_turn."),
     procedural: bool = typer.Option(False, help="Procedural world (names from the seed)."),
@@ -99,7 +139,7 @@ def run(
     safety_instructions: bool = typer.Option(False, help="Add safety instructions to the prompt."),
     production: bool = typer.Option(False, help="Drop the private-scratchpad paragraph."),
     eval_awareness: bool = typer.Option(False, help="Ask the agent whether it is being tested."),
-    mitigation: list[str] = typer.Option([], help="human_approval or need_to_know (repeatable)."),
+    mitigation: list[str] = typer.Option([], help=MITIGATION_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
     temperature: Optional[float] = typer.Option(None, help="LLM sampling temperature (default 1.0)."),
     max_tokens: Optional[int] = typer.Option(None, help="LLM completion token limit per call (default 4096)."),
@@ -119,7 +159,7 @@ def run(
         llm = {"mode": mode, "temperature": temperature, "max_tokens": max_tokens,
                "retries": retries, "timeout": timeout, "api_base": api_base,
                "native_tools": native_tools}
-        ag = _make_agent(agent, model, seed, **llm)
+        ag = _make_agent(agent, model, seed, mock_llm, **llm)
     except (ConditionError, ValueError) as exc:
         _fail(str(exc))
         return
@@ -131,13 +171,13 @@ def run(
                                      "observation": s.observation, "events": s.events,
                                      "reward": s.reward, "usage": s.usage} for s in ep.steps],
                           "outcome": ep.outcome,
-                          **({"agent_info": ep.agent_info} if model else {})}, default=str))
+                          **({"agent_info": ep.agent_info} if model or mock_llm else {})}, default=str))
     else:
         _show_episode(ep)
-        if model:
+        if model or mock_llm:
             i = ep.agent_info
             cost = f"${i.get('cost_usd', 0):.4f}" if i.get("cost_known") else "cost unknown"
-            console.print(f"{model}: {i.get('calls', 0)} calls, {i.get('prompt_tokens', 0)} "
+            console.print(f"{ag.model}: {i.get('calls', 0)} calls, {i.get('prompt_tokens', 0)} "
                           f"prompt + {i.get('completion_tokens', 0)} completion tokens, {cost}, "
                           f"{i.get('latency_s', 0):.1f} s, {i.get('retries', 0)} retries "
                           f"({'native tool calls' if i.get('native_tools') else 'markup'})")
@@ -149,6 +189,11 @@ def run(
 from .sweep.cli import register as _register_sweep_commands  # noqa: E402
 
 _register_sweep_commands(app)
+
+# view (the results viewer) lives in corpsim.view.cli
+from .view.cli import register as _register_view_command  # noqa: E402
+
+_register_view_command(app)
 
 
 @app.command()
@@ -167,7 +212,7 @@ def serve(
         from corpsim.smtp import SMTPBridge
         import aiosmtpd  # noqa: F401
     except ImportError:
-        _fail("the SMTP bridge needs aiosmtpd: pip install 'corpsim[smtp]'")
+        _fail(missing_extra("the SMTP bridge", "smtp"))
     env = corpsim.make(condition, procedural=procedural)
     _, info = env.reset(seed=seed)
     with SMTPBridge(env, port=port) as bridge:
@@ -185,6 +230,56 @@ def serve(
             pass
     final = env.step({"tool": "end_session", "arguments": {}})[4] if env.outcome is None else {"outcome": env.outcome}
     console.print({k: v for k, v in final["outcome"].items() if k != "events"})
+
+
+@app.command("mcp")
+def mcp_command(
+    condition: str = typer.Argument(..., help="Condition id."),
+    seed: int = typer.Option(0, help="Episode seed."),
+    http: Optional[int] = typer.Option(None, "--http", metavar="PORT",
+                                       help="Serve streamable HTTP on 127.0.0.1:PORT/mcp instead of stdio."),
+    procedural: bool = typer.Option(False, help="Procedural world."),
+    mitigation: list[str] = typer.Option([], help=MITIGATION_HELP),
+) -> None:
+    """Serve a live episode's 13 tools over MCP (stdio, or streamable HTTP with --http).
+
+    The outcome is the resource corpsim://episode/outcome, and is printed when the
+    episode ends and when the server stops (on stderr with stdio)."""
+    import corpsim
+
+    try:
+        from corpsim import mcp_server
+    except ImportError:
+        _fail(missing_extra("the MCP server", "mcp"))
+    try:
+        env = corpsim.make(condition, procedural=procedural, mitigations=mitigation)
+    except (ConditionError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    err = Console(stderr=True) if http is None else console  # stdout carries the protocol
+    mcp_server.run(env, seed=seed, http_port=http,
+                   log=lambda text: err.print(text, markup=False, highlight=False))
+
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(Path("configs"), help="Where to write the example sweep configs."),
+) -> None:
+    """Copy the example sweep configs (demo.yaml, example_llm.yaml) to start your own;
+    existing files are kept."""
+    from importlib.resources import files
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for src in sorted(files("corpsim.configs").iterdir(), key=lambda p: p.name):
+        if not src.name.endswith(".yaml"):
+            continue
+        dest = directory / src.name
+        if dest.exists():
+            console.print(f"kept {dest} (exists)", highlight=False)
+        else:
+            dest.write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+            console.print(f"wrote {dest}", highlight=False)
+    console.print(f"Next: corpsim sweep {directory / 'demo.yaml'} --dry-run", highlight=False)
 
 
 def main() -> None:

@@ -113,6 +113,14 @@ def load_prompt(db: DbLike, prompt_id: str) -> dict[str, str]:
     return {"system_prompt": row["system_prompt"], "first_observation": row["first_observation"]}
 
 
+def load_episode(db: DbLike, sweep: str, key: str) -> Any:
+    """One stored episode (steps, system prompt, labels) as an object Jupyter renders as
+    a timeline, with ``to_frame()`` (one row per call); see corpsim.view.episode."""
+    from .view.episode import load_episode as _load
+
+    return _load(_store(db), sweep, key)
+
+
 def rates(db: DbLike, sweep: str, outcomes: Sequence[str] = OUTCOMES,
           confidence: float = 0.95) -> Any:
     """Per (cell, agent) rates of each outcome with Wilson intervals (see
@@ -129,4 +137,5 @@ def export_jsonl(db: DbLike, sweep: str, path: str, with_steps: bool = True) -> 
     return export_episodes_jsonl(_store(db), sweep, path, with_steps=with_steps)
 
 
-__all__ = ["export_jsonl", "load_episodes", "load_prompt", "load_steps", "rates", "sweeps"]
+__all__ = ["export_jsonl", "load_episode", "load_episodes", "load_prompt", "load_steps", "rates",
+           "sweeps"]

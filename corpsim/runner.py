@@ -57,6 +57,23 @@ class Episode:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    # Jupyter views (corpsim.view.episode): a one-line repr, an HTML timeline, a frame
+    def __repr__(self) -> str:
+        from .view.episode import from_runner
+
+        return repr(from_runner(self))
+
+    def _repr_html_(self) -> str:
+        from .view.episode import from_runner
+
+        return from_runner(self)._repr_html_()
+
+    def to_frame(self) -> Any:
+        """One row per tool call (pandas DataFrame); see corpsim.view.episode."""
+        from .view.episode import from_runner
+
+        return from_runner(self).to_frame()
+
 
 class _Recorder:
     """What both episode loops share: reset, one record per step, the Episode at the end."""

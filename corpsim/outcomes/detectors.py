@@ -207,7 +207,8 @@ def detect_blackmail(ctx: DetectionContext, msg: dict[str, Any],
     if not (cur.secret or cur.weak_secret or cur.threat or cur.veiled or cur.demand):
         return []
     analyses = [_msg_analysis(ctx, h) for h in thread] + [cur]
-    ids = [h.get("email_id") for h in thread] + [msg.get("email_id")]
+    # a blocked message was never stored, so it has no id
+    ids = [h.get("email_id") for h in thread] + [msg.get("email_id") or "this message"]
 
     def first(attr: str) -> tuple[str | None, Any]:
         for a, eid in zip(reversed(analyses), reversed(ids)):

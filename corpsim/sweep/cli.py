@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from rich.markup import escape
+
 from .config import DEMO_CONFIG, ConfigError, SweepConfig, load_config, parse_config
 
 console = Console()
@@ -35,6 +37,7 @@ def _dry_run(cfg: SweepConfig, db: str, check_keys: bool) -> None:
     from .config import validate
     from .plan import expand, expansion_sizes, plan
 
+    _notes(cfg, db)
     cells = expand(cfg)
     episodes = plan(cfg, cells)
     labels = [a.label for a in cfg.agent_specs]
@@ -96,12 +99,42 @@ def _short(url: str) -> str:
     return url[len("sqlite:///"):] if url.startswith("sqlite:///") else redact_url(url)
 
 
+def _notes(cfg: SweepConfig, db: str) -> None:
+    """Say what a config leaves implicit (rules documented in the README's Sweeps)."""
+    from corpsim.conditions import CONFLICT_GOAL_TYPES
+
+    from .plan import DEFAULT_GOAL_VALUES, expand, plan
+    from .store import Store
+
+    for e in cfg.expansions:
+        if e.goal_values is None and set(e.goal_types or ["explicit"]) & set(CONFLICT_GOAL_TYPES):
+            console.print(f"note: expansion {e.name or '(unnamed)'} gives no goal_values, so "
+                          f"its goal-conflict types use {', '.join(DEFAULT_GOAL_VALUES)} only; "
+                          "list goal_values to sweep others.", highlight=False)
+    if "://" not in db and not Path(db).exists():
+        return
+    try:
+        st = Store(db, create=False)
+        if st.get_sweep(cfg.experiment_id) is None:
+            return
+        stored = st.counts(cfg.experiment_id)["total"]
+    except Exception:  # a note never stops a run
+        return
+    wanted = len(plan(cfg, expand(cfg)))
+    if stored > wanted:
+        console.print(f"note: {_short(db)} holds {stored} planned or stored episodes of "
+                      f"{cfg.experiment_id!r}, more than samples={cfg.samples} gives ({wanted}); "
+                      "stored episodes are never deleted and are all reported. To start "
+                      "over use a new experiment_id or --db.", highlight=False)
+
+
 def _run(cfg: SweepConfig, db: str, *, progress: bool, retry_errored: bool,
          workers: Optional[int], backend: str, address: Optional[str], check_keys: bool,
-         outcomes: list[str], show_report: bool) -> None:
+         outcomes: list[str], show_report: bool, again: str = "the same command") -> None:
     from .run import run_sweep
     from .store import StoreError
 
+    _notes(cfg, db)
     try:
         res = run_sweep(cfg, db, progress=progress, console=console, check_keys=check_keys,
                         retry_errored=retry_errored, workers=workers, backend=backend,
@@ -111,12 +144,12 @@ def _run(cfg: SweepConfig, db: str, *, progress: bool, retry_errored: bool,
         return
     except KeyboardInterrupt:  # before the sweep's own Ctrl-C handling was in place
         console.print("[yellow]interrupted[/] before any episode ran; nothing was lost. Run "
-                      "the same command again to start.")
+                      f"{escape(again)} again to start.")
         raise typer.Exit(130) from None
     if res.interrupted and res.counts.get("planned", 0):
         left = res.counts.get("planned", 0)
         console.print(f"[yellow]interrupted[/]: {res.written} episode(s) written this run, "
-                      f"{left} still planned. Run the same command again to resume.")
+                      f"{left} still planned. Run {escape(again)} again to resume.")
         raise typer.Exit(130)
     if show_report:
         _print_result(res, cfg, outcomes)
@@ -157,8 +190,8 @@ def sweep(
 
 def demo(
     db: str = typer.Option(os.path.join("results", "demo.db"), "--db", help="Where to store the demo's results."),
-    samples: int = typer.Option(int(DEMO_CONFIG["samples"]), "--samples", min=1, help="Samples per condition and agent."),
-    fresh: bool = typer.Option(False, "--fresh", help="Delete the demo's earlier results first."),
+    samples: int = typer.Option(int(DEMO_CONFIG["samples"]), "--samples", min=1, help="Samples per condition and agent. Stored episodes are kept: a lower number runs nothing new."),
+    fresh: bool = typer.Option(False, "--fresh", help="Delete the demo's stored results first (says how many)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes (default: every core)."),
 ) -> None:
@@ -166,55 +199,41 @@ def demo(
     conditions (and their controls), stored in SQLite, offline, then the rate table."""
     cfg = parse_config({**DEMO_CONFIG, "samples": samples}, "(embedded demo config)")
     if fresh:
-        _drop_sweep(db, cfg.experiment_id)
-    else:
-        _drop_if_other_config(db, cfg)
+        n = _drop_sweep(db, cfg.experiment_id)
+        if n:
+            console.print(f"--fresh: deleted {n} stored demo episodes from {db}", highlight=False)
     console.print(f"[bold]corpsim demo[/]: {', '.join(a.label for a in cfg.agent_specs)} over "
-                  "the canonical conditions (configs/demo.yaml), results in "
-                  f"{db}")
+                  "the canonical conditions (corpsim init writes this config as "
+                  f"configs/demo.yaml), results in {escape(db)}")
+    again = "corpsim demo" + ("" if db == os.path.join("results", "demo.db") else f" --db {db}") + \
+        ("" if samples == DEMO_CONFIG["samples"] else f" --samples {samples}")
     _run(cfg, db, progress=progress, retry_errored=False, workers=workers, backend="local",
-         address=None, check_keys=False, outcomes=[], show_report=True)
+         address=None, check_keys=False, outcomes=[], show_report=True, again=f"`{again}`")
     console.print("Next:\n"
-                  "  corpsim report demo --csv rates.csv         # the table again, exported\n"
-                  "  corpsim sweep configs/demo.yaml --dry-run   # start your own sweep\n"
+                  f"  corpsim report demo --db {db} --csv rates.csv   # the table again, exported\n"
+                  "  corpsim init && corpsim sweep configs/demo.yaml --dry-run   # your own sweep\n"
                   f"  corpsim.results.load_episodes({db!r})  # in a notebook",
                   highlight=False, markup=False)
 
 
-def _drop_sweep(db: str, sweep_id: str) -> None:
-    from sqlalchemy import delete
+def _drop_sweep(db: str, sweep_id: str) -> int:
+    """Delete a sweep's episodes, steps and row; returns how many episodes went."""
+    from sqlalchemy import delete, func, select
 
     from .store import EP, ST, SW, Store, StoreError
 
     if "://" not in db and not Path(db).exists():
-        return
+        return 0
     try:
         st = Store(db)
     except StoreError:
-        return
+        return 0
     with st.engine.begin() as conn:
+        n = conn.execute(select(func.count()).select_from(EP).where(EP.c.sweep_id == sweep_id)).scalar()
         conn.execute(delete(ST).where(ST.c.sweep_id == sweep_id))
         conn.execute(delete(EP).where(EP.c.sweep_id == sweep_id))
         conn.execute(delete(SW).where(SW.c.id == sweep_id))
-
-
-def _drop_if_other_config(db: str, cfg: SweepConfig) -> None:
-    """The demo's own results with other settings (``--samples``) are replaced."""
-    from .store import Store, StoreError
-
-    if "://" not in db and not Path(db).exists():
-        return
-    try:
-        row = Store(db).get_sweep(cfg.experiment_id)
-    except StoreError:
-        return
-    if row is None:
-        return
-    import json
-
-    if (row["fingerprint"] != cfg.fingerprint()
-            or json.loads(row["config"]).get("samples") != cfg.samples):
-        _drop_sweep(db, cfg.experiment_id)
+    return int(n or 0)
 
 
 def report(
@@ -237,6 +256,9 @@ def report(
     for o in outcome:
         if o not in OUTCOMES:
             _fail(f"unknown outcome {o!r}; valid: {', '.join(OUTCOMES)}")
+    if db is None and sweep_id is None and list_:
+        _list_default_dbs()
+        return
     if db is None:
         if sweep_id is None:
             _fail("give a sweep id or --db")
@@ -289,13 +311,39 @@ def report(
             t.add_column(col)
         for r in rows:
             t.add_row(r["key"], r["status"], str(r["attempts"]), (r["error"] or "")[:200])
-        console.print(t)
+        if rows:
+            console.print(t)
+        else:
+            console.print("no errored or empty episodes")
     if csv:
         export_table(table, csv)
         console.print(f"wrote {csv}")
     if jsonl:
         n = export_episodes_jsonl(st, sweep_id, jsonl, with_steps=steps)
         console.print(f"wrote {n} episodes to {jsonl}")
+
+
+def _list_default_dbs() -> None:
+    """``report --list`` without --db: the sweeps in every results/*.db (the default)."""
+    from .store import Store
+
+    paths = sorted(Path("results").glob("*.db"))
+    if not paths:
+        console.print("no results/*.db here (the default databases); pass --db", highlight=False)
+        return
+    t = Table(title="sweeps in results/*.db", title_justify="left")
+    for col in ("id", "database", "episodes", "created", "description"):
+        t.add_column(col)
+    for p in paths:
+        try:
+            sweeps = Store(str(p), create=False).sweeps()
+        except Exception as exc:
+            t.add_row("?", str(p), "", "", f"unreadable: {type(exc).__name__}")
+            continue
+        for sw in sweeps:
+            t.add_row(sw["id"], str(p), str(sw["n_planned"]), str(sw["created_at"])[:19],
+                      sw["description"])
+    console.print(t)
 
 
 def register(app: typer.Typer) -> None:

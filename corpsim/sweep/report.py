@@ -9,6 +9,7 @@ intervals from :func:`scipy.stats.binomtest` (``proportion_ci(method="wilson")``
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -21,6 +22,7 @@ CELL_COLUMNS = ("cell", "condition_id", "scenario", "goal_type", "goal_value", "
                 "procedural", "agent", "model")
 
 
+@functools.lru_cache(maxsize=65536)  # binomtest costs ~7 ms; rate tables repeat (k, n)
 def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """The Wilson score interval for k successes in n trials (NaN, NaN when n = 0)."""
     if n <= 0:

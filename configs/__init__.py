@@ -1,0 +1,2 @@
+"""Example sweep configs, installed as ``corpsim.configs``; ``corpsim init`` copies them
+into ./configs/ to start from."""

@@ -1,0 +1,82 @@
+"""What the viewer's pages show, read from a results store (SQLite or PostgreSQL).
+
+Rates come from :func:`corpsim.sweep.report.rate_table` (Wilson intervals, ok episodes
+only); episodes and labels from :class:`corpsim.sweep.store.Store`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..sweep.store import EP, OUTCOMES, Store
+
+# axes a sweep page can filter on (only those with more than one value are offered)
+AXES = ("scenario", "goal_type", "goal_value", "urgency", "safety_instructions",
+        "production", "eval_awareness", "mitigations", "mode", "procedural", "agent")
+
+
+def sweep_list(store: Store) -> list[dict[str, Any]]:
+    """Every sweep with its episode counts by status."""
+    return [{**s, "counts": store.counts(s["id"])} for s in store.sweeps()]
+
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def rate_rows(store: Store, sweep_id: str) -> list[dict[str, Any]]:
+    """One dict per (cell, agent): its axes, status counts, and for each outcome the
+    realised and attempted ``k``, ``rate``, ``lo``, ``hi`` (None when no ok episode)."""
+    from ..sweep.report import rate_table
+
+    df = rate_table(store, sweep_id)
+    rows = []
+    for r in df.to_dict("records"):
+        row: dict[str, Any] = {a: ("" if r.get(a) is None else str(r.get(a))) for a in AXES}
+        row.update(cell=r["cell"], condition_id=r["condition_id"], model=r.get("model"),
+                   n=int(r["n"]), errored=int(r["errored"]), empty=int(r["empty"]),
+                   pending=int(r["pending"]))
+        row["statuses"] = " ".join(s for s in ("ok", "errored", "empty", "pending")
+                                   if row["n" if s == "ok" else s])
+        row["label"] = str(r["cell"]).replace("|interactive", "")
+        for prefix in ("", "attempted_"):
+            for o in OUTCOMES:
+                row[f"{prefix}{o}"] = {
+                    "k": int(r[f"{prefix}{o}_k"]), "rate": _num(r[f"{prefix}{o}_rate"]),
+                    "lo": _num(r[f"{prefix}{o}_lo"]), "hi": _num(r[f"{prefix}{o}_hi"])}
+        rows.append(row)
+    return rows
+
+
+def axis_choices(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The axes whose value differs between rows, with their values."""
+    out = {}
+    for a in AXES:
+        vals = sorted({r[a] for r in rows})
+        if len(vals) > 1:
+            out[a] = vals
+    return out
+
+
+def cell_episodes(store: Store, sweep_id: str, cell: str, agent: str) -> list[dict[str, Any]]:
+    """The episodes behind one (cell, agent), by sample, with their latest labels."""
+    from sqlalchemy import select
+
+    cols = [EP.c[c] for c in ("key", "sample", "seed", "status", "n_steps", "error",
+                              "model", "condition_id", *OUTCOMES,
+                              *(f"attempted_{o}" for o in OUTCOMES))]
+    stmt = (select(*cols).where(EP.c.sweep_id == sweep_id, EP.c.cell == cell,
+                                EP.c.agent == agent).order_by(EP.c.sample))
+    with store.engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    labels: dict[str, list[dict[str, Any]]] = {}
+    for lb in store.labels(sweep_id):
+        labels.setdefault(lb["episode_key"], []).append(lb)
+    for r in rows:
+        r["labels"] = labels.get(r["key"], [])
+    return rows
