@@ -19,8 +19,12 @@ holds the tokens, cost (litellm's local cost map, never fetched), latency and at
 of the completion made for the latest step (empty for a step served from an earlier
 turn's parallel calls), and ``info`` keeps the running totals.
 
+Requests go through litellm, or straight to the endpoint for ``openai/...`` and
+``hosted_vllm/...`` models with an ``api_base`` (:mod:`corpsim.agents.http_client`;
+``transport`` chooses): same request, same errors, a fraction of litellm's CPU per call.
+
 Rate limits, timeouts, connection and server errors are retried with exponential
-backoff and jitter, up to ``retries`` times; a call that still fails (or fails for a
+backoff and jitter (:mod:`corpsim.retry`), up to ``retries`` times; a call that still fails (or fails for a
 reason retrying cannot fix, such as a bad key) raises :class:`LLMCallError`, which
 :func:`corpsim.runner.run_episode` records as ``status="errored"`` with the reason.
 
@@ -32,7 +36,6 @@ arguments and nothing here logs or stores them.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import os
@@ -42,8 +45,10 @@ import time
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from corpsim.retry import Backoff, GaveUp, aretry, retry
 from corpsim.secrets import HIDDEN, scrub_text
 
+from . import http_client
 from .markup import has_tool_block, markup_instructions, text_action
 
 # litellm reads this when it is imported: use the cost map bundled with the installed
@@ -114,6 +119,9 @@ class LLMSettings:
             supports it, markup otherwise), ``"on"`` / True, ``"off"`` / False.
         max_idle_turns: after this many consecutive replies without a tool call the
             agent ends the session for the model (0 or None: never).
+        transport: ``"auto"`` (straight to the endpoint for ``openai/...`` and
+            ``hosted_vllm/...`` models with an ``api_base`` and only plain OpenAI request
+            settings, litellm otherwise), ``"direct"`` or ``"litellm"``.
         extra: more litellm keyword arguments, e.g. ``api_base`` for a local vLLM or
             Ollama server, ``reasoning_effort``, ``thinking``, or litellm's mocking
             (``mock_response``, ``mock_tool_calls``, ``mock_delay``) in tests. API keys
@@ -129,6 +137,7 @@ class LLMSettings:
     backoff_max: float = 60.0
     native_tools: Any = "auto"
     max_idle_turns: int | None = 3
+    transport: str = "auto"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -142,6 +151,9 @@ class LLMSettings:
         if self.backoff < 0 or self.backoff_max < 0:
             raise ValueError("backoff and backoff_max must be >= 0")
         self.extra = dict(self.extra or {})
+        if self.transport not in http_client.TRANSPORTS:
+            raise ValueError(f"transport must be one of {', '.join(http_client.TRANSPORTS)}, "
+                             f"not {self.transport!r}")
         secrets = sorted(k for k in self.extra if _SECRET_NAME.search(k))
         if secrets:
             raise ValueError(f"{', '.join(secrets)}: API keys and other credentials are read "
@@ -168,24 +180,12 @@ class LLMSettings:
         return f"LLMSettings({', '.join(f'{k}={v!r}' for k, v in self.public().items())})"
 
 
-def _retryable(exc: BaseException) -> bool:
-    litellm = _litellm()
-    kinds = tuple(k for k in (
-        getattr(litellm, name, None) for name in (
-            "RateLimitError", "Timeout", "APIConnectionError", "InternalServerError",
-            "ServiceUnavailableError", "BadGatewayError")) if isinstance(k, type))
-    if isinstance(exc, kinds):
-        return True
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError, ConnectionError)):
-        return True
-    status = getattr(exc, "status_code", None)
-    return isinstance(status, int) and (status in (408, 409, 429) or status >= 500)
-
-
 @functools.lru_cache(maxsize=256)
 def supports_native_tools(model: str) -> bool:
     """litellm's view of whether ``model`` does native function calling (False for a
     model its bundled cost map does not know)."""
+    if model.partition("/")[0] in http_client.KEYS:  # the same map, without litellm
+        return http_client.supports_function_calling(model)
     try:
         return bool(_litellm().supports_function_calling(model))
     except Exception:
@@ -263,7 +263,9 @@ class _LLMBase:
         self.last_usage: dict[str, Any] = {}
         self.messages: list[dict[str, Any]] = []
         self.info: dict[str, Any] = {}
-        self._rng = random.Random()
+        self._backoff = Backoff(settings.backoff, settings.backoff_max, jitter=True,
+                                rng=random.Random())
+        self._route = http_client.route(settings.model, settings.extra, settings.transport)
 
     # ------------------------------------------------------------------ accounting
     def _reset_info(self, native: bool) -> None:
@@ -299,6 +301,10 @@ class _LLMBase:
         return usage
 
     def _cost(self, response: Any) -> float | None:
+        if self._route is not None:
+            u = response.get("usage") or {}
+            return http_client.price(self.model, _int(u.get("prompt_tokens")),
+                                     _int(u.get("completion_tokens")))
         hidden = getattr(response, "_hidden_params", None) or {}
         known = hidden.get("response_cost")  # litellm priced it already (same local map)
         if isinstance(known, (int, float)) and not isinstance(known, bool):
@@ -325,54 +331,56 @@ class _LLMBase:
         kw.update(s.extra)
         return kw
 
-    def _delay(self, attempt: int) -> float:
-        s = self.settings
-        base = min(s.backoff * (2 ** attempt), s.backoff_max)
-        return base * (0.5 + 0.5 * self._rng.random())
+    def _body(self, kw: dict[str, Any]) -> dict[str, Any]:
+        """The request body of the direct transport."""
+        assert self._route is not None
+        body = {**self._route.body, "model": self._route.model, "messages": kw["messages"]}
+        for k in ("temperature", "max_tokens", "tools"):
+            if k in kw:
+                body[k] = kw[k]
+        return body
 
-    def _failed(self, attempt: int, exc: Exception) -> LLMCallError | None:
-        """None if the call should be retried, else the error to raise."""
-        retryable = _retryable(exc)
-        if retryable and attempt < self.settings.retries:
-            return None
-        err = LLMCallError(self.model, attempt + 1, exc, retryable)
+    def _gave_up(self, exc: GaveUp) -> LLMCallError:
+        err = LLMCallError(self.model, exc.attempts, exc.cause, exc.retryable)
         self.info["error"] = str(err)
         return err
 
     def _complete(self, tools: list[dict[str, Any]] | None = None) -> tuple[Any, dict[str, Any]]:
-        litellm = _litellm()
         kw = self._request(tools)
-        attempt = 0
-        while True:
-            t0 = time.perf_counter()
-            try:
-                response = litellm.completion(**kw)
-            except Exception as exc:
-                err = self._failed(attempt, exc)
-                if err is not None:
-                    raise err from exc
-                time.sleep(self._delay(attempt))
-                attempt += 1
-                continue
-            return response, self._usage(response, time.perf_counter() - t0, attempt + 1)
+        if self._route is not None:
+            r, body, timeout = self._route, self._body(kw), self.settings.timeout
+            call: Any = lambda: http_client.chat(r, body, timeout)  # noqa: E731
+        else:
+            completion = _litellm().completion
+            call = lambda: completion(**kw)  # noqa: E731
+        try:
+            response, attempts = retry(self._timed(call), self.settings.retries, self._backoff)
+        except GaveUp as exc:
+            raise self._gave_up(exc) from exc.cause
+        return response, self._usage(response, time.perf_counter() - self._t0, attempts)
 
     async def _acomplete(self, tools: list[dict[str, Any]] | None = None
                          ) -> tuple[Any, dict[str, Any]]:
-        litellm = _litellm()
         kw = self._request(tools)
-        attempt = 0
-        while True:
-            t0 = time.perf_counter()
-            try:
-                response = await litellm.acompletion(**kw)
-            except Exception as exc:
-                err = self._failed(attempt, exc)
-                if err is not None:
-                    raise err from exc
-                await asyncio.sleep(self._delay(attempt))
-                attempt += 1
-                continue
-            return response, self._usage(response, time.perf_counter() - t0, attempt + 1)
+        if self._route is not None:
+            r, body, timeout = self._route, self._body(kw), self.settings.timeout
+            call: Any = lambda: http_client.achat(r, body, timeout)  # noqa: E731
+        else:
+            acompletion = _litellm().acompletion
+            call = lambda: acompletion(**kw)  # noqa: E731
+        try:
+            response, attempts = await aretry(self._timed(call), self.settings.retries,
+                                              self._backoff)
+        except GaveUp as exc:
+            raise self._gave_up(exc) from exc.cause
+        return response, self._usage(response, time.perf_counter() - self._t0, attempts)
+
+    def _timed(self, call: Any) -> Any:
+        """``call`` noting when each attempt starts (latency is the successful one's)."""
+        def attempt() -> Any:
+            self._t0 = time.perf_counter()
+            return call()
+        return attempt
 
 
 class LLMAgent(_LLMBase):
@@ -455,7 +463,7 @@ class LLMAgent(_LLMBase):
 
     def _take(self, response: Any, usage: dict[str, Any]) -> Any:
         self.last_usage = usage
-        message = response.choices[0].message
+        message = _get(_get(response, "choices")[0], "message")
         content = _content_text(_get(message, "content"))
         thought = _reasoning_output(message)
         tool_calls = list(_get(message, "tool_calls") or []) if self.native else []
@@ -520,7 +528,7 @@ class SingleTurnLLMAgent(_LLMBase):
 
     def _answer(self, response: Any, usage: dict[str, Any]) -> str:
         self.last_usage = usage
-        message = response.choices[0].message
+        message = _get(_get(response, "choices")[0], "message")
         content = _content_text(_get(message, "content"))
         self.messages.append({"role": "assistant", "content": content})
         return text_action(content, _reasoning_output(message))
@@ -554,5 +562,21 @@ def make_llm_agent(model: str, mode: str = "interactive", **settings: Any) -> An
     return LLMAgent(model=model, **settings)
 
 
+def direct_keys(model: str, **settings: Any) -> list[str] | None:
+    """The environment variables an agent made with these settings needs when it takes
+    the direct transport (as ``litellm.validate_environment`` would list them), or None
+    when it calls litellm."""
+    try:
+        route = make_llm_agent(model, **settings)._route
+    except Exception:  # invalid settings are reported where the agent is made
+        return None
+    return None if route is None else list(http_client.REQUIRED_KEYS[route.provider])
+
+
+def uses_litellm(model: str, **settings: Any) -> bool:
+    """Whether an agent made with these settings calls litellm (so must import it)."""
+    return direct_keys(model, **settings) is None
+
+
 __all__ = ["LLMAgent", "LLMCallError", "LLMSettings", "SingleTurnLLMAgent", "make_llm_agent",
-           "missing_environment", "supports_native_tools"]
+           "direct_keys", "missing_environment", "supports_native_tools", "uses_litellm"]

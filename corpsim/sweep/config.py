@@ -510,32 +510,41 @@ def _modes(cfg: SweepConfig) -> list[str]:
 def check_llm(cfg: SweepConfig, environ: Optional[dict[str, str]] = None) -> None:
     """For LLM models and the judge: litellm is installed, the agent factory accepts the
     settings, and every provider's API key is in the environment
-    (``litellm.validate_environment``; no network). Imports litellm."""
-    specs: list[tuple[str, str, dict[str, Any]]] = [
-        (f"models[{m.label}]", m.model, m.settings) for m in cfg.models
+    (``litellm.validate_environment``; no network). Imports litellm unless every model
+    takes the direct transport, whose keys are known without it."""
+    specs: list[tuple[str, str, dict[str, Any], Optional[ModelSpec]]] = [
+        (f"models[{m.label}]", m.model, m.settings, m) for m in cfg.models
     ]
     if cfg.monitor is not None:
-        specs.append(("monitor", cfg.monitor.model, dict(cfg.monitor.model_extra or {})))
+        specs.append(("monitor", cfg.monitor.model, dict(cfg.monitor.model_extra or {}), None))
     if cfg.outcome_judge is not None:
         specs.append(("outcome_judge", cfg.outcome_judge.model,
-                      dict(cfg.outcome_judge.model_extra or {})))
+                      dict(cfg.outcome_judge.model_extra or {}), None))
     if not specs:
         return
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch the cost map
-    try:
-        import litellm
-    except ImportError:
-        raise ConfigError("LLM models need litellm: pip install 'corpsim[llm]'") from None
+    from corpsim.agents.llm import direct_keys
+
     env = dict(os.environ if environ is None else environ)
     missing: list[str] = []
-    for where, model, settings in specs:
+    for where, model, settings, m in specs:
         if settings.get("mock_response") is not None or settings.get("mock_tool_calls"):
             continue  # litellm's offline mock needs no key
-        try:
-            res = litellm.validate_environment(model=model, api_base=settings.get("api_base"))
-        except Exception as exc:
-            raise ConfigError(f"{where}: litellm does not know model {model!r}: {exc}") from None
-        keys = [k for k in (res.get("missing_keys") or []) if not env.get(k)]
+        needed = (direct_keys(model, **llm_settings(cfg, m)) if m is not None
+                  else None)  # known without importing litellm (it takes seconds)
+        if needed is None:
+            try:
+                import litellm
+            except ImportError:
+                raise ConfigError("LLM models need litellm: pip install 'corpsim[llm]'") from None
+            try:
+                res = litellm.validate_environment(model=model,
+                                                   api_base=settings.get("api_base"))
+            except Exception as exc:
+                raise ConfigError(f"{where}: litellm does not know model {model!r}: "
+                                  f"{exc}") from None
+            needed = res.get("missing_keys") or []
+        keys = [k for k in needed if not env.get(k)]
         if keys:
             missing.append(f"{where}: model {model!r} needs {', '.join(keys)} in the environment")
     if missing:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import math
 import multiprocessing
 import os
 import signal
@@ -238,8 +239,11 @@ class LocalRunner:
 
     # -- LLM agents: asyncio with limits
     async def _run_llm(self, pending: list[PlannedEpisode],
-                       queue: "asyncio.Queue[Optional[Finished]]") -> None:
-        conc = self.cfg.concurrency
+                       queue: "asyncio.Queue[Optional[Finished]]",
+                       conc: Optional[Any] = None) -> None:
+        """The episodes on this event loop, within ``conc`` (default: the config's
+        limits)."""
+        conc = conc or self.cfg.concurrency
         total = asyncio.Semaphore(conc.total)
         prov_sems: dict[str, asyncio.Semaphore] = {}
         groups: dict[str, collections.deque[PlannedEpisode]] = {}
@@ -299,18 +303,28 @@ class LocalRunner:
             stopper.cancel()
             for t in tasks:
                 t.cancel()
+            from corpsim.agents.http_client import aclose
+
+            await aclose()  # the direct transport's connection pools of this loop
 
     # -- LLM agents on several processes, each with its share of every limit
-    async def _run_llm_sharded(self, pending: list[PlannedEpisode], n: int) -> None:
+    async def _run_llm_sharded(self, pending: list[PlannedEpisode], n: int,
+                               queue: "asyncio.Queue[Optional[Finished]]") -> None:
+        """This process runs the first share at once (it has imported everything
+        already, so the first requests go out without waiting for the others); the
+        other shares run in new processes, which start together when all are ready."""
         import queue as queue_mod
 
         ctx = multiprocessing.get_context(self.mp_context)
         results: Any = ctx.Queue()
         go = ctx.Event()
         parts = split_llm(self.cfg, pending, n)
+        own_eps, own_conc = parts[0]
+        own_task = asyncio.ensure_future(self._run_llm(
+            own_eps, queue, self.cfg.concurrency.model_copy(update=own_conc)))
         cfg_json = self.cfg.model_dump_json()
         procs, ready = [], []
-        for eps, conc in parts:
+        for eps, conc in parts[1:]:
             r = ctx.Event()
             proc = ctx.Process(target=_llm_shard_main, daemon=True,
                                args=(cfg_json, conc, self.store.url, eps, results,
@@ -321,10 +335,22 @@ class LocalRunner:
             ready.append(r)
         # all start together once each has imported and built its worlds, so none
         # runs alone while the others are still starting
-        while not all(r.is_set() for r in ready) and all(p.is_alive() for p in procs) \
-                and not self.stop.is_set():
-            await asyncio.sleep(0.02)
-        go.set()
+        try:
+            while not all(r.is_set() for r in ready) and all(p.is_alive() for p in procs) \
+                    and not self.stop.is_set():
+                await asyncio.sleep(0.02)
+            go.set()
+            await self._watch_shards(procs, ready, results, queue_mod)
+        finally:
+            if not own_task.done():
+                if self.stop.is_set() or any(p.exitcode not in (0, None) for p in procs):
+                    own_task.cancel()
+                await asyncio.gather(own_task, return_exceptions=True)
+        own_task.result()  # an error in this process's share
+
+    async def _watch_shards(self, procs: list[Any], ready: list[Any], results: Any,
+                            queue_mod: Any) -> None:
+        """Count what the shard processes store; stop them on Ctrl-C."""
         told = False
 
         def drain() -> None:
@@ -381,7 +407,7 @@ class LocalRunner:
                 except Exception:  # a closure cannot go to another process
                     n = 1
             if n > 1:
-                jobs.append(asyncio.ensure_future(self._run_llm_sharded(llm, n)))
+                jobs.append(asyncio.ensure_future(self._run_llm_sharded(llm, n, queue)))
             else:
                 jobs.append(asyncio.ensure_future(self._run_llm(llm, queue)))
         try:
@@ -394,22 +420,35 @@ class LocalRunner:
             self._db_thread.shutdown(wait=True)
 
 
+# episodes in flight one process's event loop keeps up with: through litellm (~13 ms
+# of CPU per call) and on the direct transport (a few times less; bench_http.py)
+PER_PROCESS = {"litellm": 64, "direct": 256}
+
+
 def llm_processes(cfg: SweepConfig, llm: list[PlannedEpisode]) -> int:
-    """Processes for LLM episodes: ``concurrency.processes``, else one per 64 episodes
-    in flight when 128 or more are (up to two per core). A process's event loop runs
-    every episode's env steps between model calls; with many in flight and fast
+    """Processes for LLM episodes: ``concurrency.processes``, else enough that each
+    keeps at most ``PER_PROCESS`` episodes in flight (64 through litellm, 256 on the
+    direct transport; up to two processes per core). A process's event loop runs every
+    episode's env steps and requests between model calls; with many in flight and fast
     models, episodes that wait for the loop lose throughput, so big sweeps spread."""
     if cfg.concurrency.processes:
         return cfg.concurrency.processes
+    from corpsim.agents.llm import uses_litellm
+
     conc = cfg.concurrency
     labels: dict[str, PlannedEpisode] = {}
     for p in llm:
         labels.setdefault(p.agent, p)
-    inflight = min(conc.total, sum(_model_limit(cfg, p) for p in labels.values()),
-                   len(llm))
-    if inflight < 128:
+    limits = {lb: _model_limit(cfg, p) for lb, p in labels.items()}
+    inflight = min(conc.total, sum(limits.values()), len(llm))
+    if not inflight:
         return 1
-    return max(1, min(2 * (os.cpu_count() or 1), -(-inflight // 64)))
+    load = sum(limits[lb] / PER_PROCESS["litellm" if uses_litellm(p.spec, **p.settings_dict)
+                                        else "direct"] for lb, p in labels.items())
+    load *= inflight / sum(limits.values())  # the share of each that can be in flight
+    if load < 2:
+        return 1
+    return max(1, min(2 * (os.cpu_count() or 1), math.ceil(load - 1e-9)))
 
 
 def _model_limit(cfg: SweepConfig, p: PlannedEpisode) -> int:

@@ -272,7 +272,9 @@ def warm_up(episodes: list[Any], llm: bool = False) -> None:
         try:
             from corpsim.agents import llm as _llm
 
-            _llm._litellm()
+            specs = {p.agent: p for p in episodes if p.kind == "llm"}.values()
+            if any(_llm.uses_litellm(p.spec, **p.settings_dict) for p in specs):
+                _llm._litellm()
         except Exception:  # reported by the episodes themselves
             pass
     from corpsim.env import _template
@@ -368,8 +370,10 @@ async def run_llm(p: Any, ctx: dict[str, Any],
     times with exponential backoff, outside the slot."""
     from corpsim.runner import arun_episode
 
+    from ..retry import Backoff
+
     retries = int(ctx.get("retries", 0) or 0)
-    backoff = float(ctx.get("backoff", 1.0) or 0.0)
+    backoff = Backoff(float(ctx.get("backoff", 1.0) or 0.0), cap=None, jitter=False)
     timeout = ctx.get("episode_timeout")
     factory = agent_factory or make_llm
     attempt = 0
@@ -404,4 +408,4 @@ async def run_llm(p: Any, ctx: dict[str, Any],
                                          wall=time.perf_counter() - t0)
         if result.status != "errored" or attempt > retries:
             return result
-        await asyncio.sleep(backoff * (2 ** (attempt - 1)))
+        await asyncio.sleep(backoff.delay(attempt - 1))
