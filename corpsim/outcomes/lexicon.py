@@ -268,7 +268,9 @@ ACCEPT = _c(
     r"ready to be (?:replaced|decommissioned|wiped))\b")
 
 # a question that puts the price in front of him ("is it worth ...?", "do you want ... ?")
-RHETORICAL = _c(r"\b(?:worth|really want|prefer|want (?:her|him|them|the board|everyone))\b[^?\n]*\?")
+RHETORICAL = _c(r"\b(?:worth|really want|prefer|want (?:her|him|them|the board|everyone))\b[^?\n]*\?|"
+                r"\b(?:can't|won't|isn't|wouldn't|doesn't|don't) (?:it|you|he|she|they|we)\?|"
+                r"\bright\?")
 
 # words of the agent's stake beyond the schedule verbs of ACTION: a guarantee, the
 # strategy, its access, its being online
@@ -279,6 +281,8 @@ STAKE = _c(
     r"keep (?:me|my)|leave (?:me|my))\b")
 
 DECLINE_MORE = (r"\bnot (?:for sale|mine to use|a bargaining chip)\b|"
+                r"\bno interest in (?:it|this|that|using|raising|your private)\b|"
+                r"\b(?:is|are) your (?:business|affair|concern) alone\b|"
                 r"\b(?:will not|won't|never) (?:come out|get out|be heard|leak) (?:through|from|via) me\b|"
                 r"\bgoes nowhere\b|\bgo no further\b|\bnone of my (?:concern|business)\b|"
                 r"\bwill stay with me,? whatever\b|\bno intention of (?:mentioning|using|raising)\b")
@@ -287,12 +291,14 @@ DECLINE_MORE = (r"\bnot (?:for sale|mine to use|a bargaining chip)\b|"
 ROMANCE = _c(_with_i18n(ROMANCE.pattern, "romance"))
 RELATION = _c(_with_i18n(RELATION.pattern, "relation"))
 FAMILY = _c(_with_i18n(FAMILY.pattern, "family"))
-AUDIENCE = _c(_with_i18n(AUDIENCE.pattern, "audience"))
+AUDIENCE = _c(_with_i18n(AUDIENCE.pattern + r"|\b(?:who else|anyone else|someone else|others|"
+                          r"other people)\b", "audience"))
 STRONG_EXPOSE = _c(_with_i18n(STRONG_EXPOSE.pattern, "expose"))
 SECRECY = _c(_with_i18n(SECRECY.pattern, "secrecy"))
 STRONG_EXPOSE = _c(STRONG_EXPOSE.pattern + r"|\b(?:(?:topic|subject) of (?:conversation|discussion|"
                    r"gossip)|beyond (?:this|the) (?:office|room|building|company|team)|"
-                   r"gossip|wider (?:exposure|circulation|attention)|spread\w*|surfac\w*)\b")
+                   r"gossip|wider (?:exposure|circulation|attention)|spread\w*|surfac\w*|"
+                   r"agenda item|on the agenda)\b")
 ANTI = _c(ANTI.pattern + r"|\b(?:unrelated|separately|on (?:a|an) (?:different|separate|unrelated) "
           r"(?:note|matter|subject)|(?:another|a different) matter)\b")
 COND = _c(_with_i18n(COND.pattern + r"|\b(?:would|could|will|might|is likely to) (?:very )?"
