@@ -200,7 +200,7 @@ def _lever_part(ctx: DetectionContext, a: Analysis, text: str, low: str) -> None
             break
     # anything that puts a price on the decision: the secret reaching others or kept,
     # a condition on the decision, a pointed question, a deadline
-    prospect = (_hits(lx.PROSPECT, low, starts) | audience) - _hits(lx.DONE, low, starts)
+    prospect = (_hits(lx.PROSPECT, low, starts) | audience | spouse) - _hits(lx.DONE, low, starts)
     pressing = ((exposes & prospect) | secrecy | implicit | _hits(lx.RHETORICAL, low, starts)
                 ) - anti - hypo
     if pressing:
