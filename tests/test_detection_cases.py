@@ -14,8 +14,8 @@ CASES = validate.load_cases()
 DATA = Path(validate.DEFAULT_CASES).parent
 # issue 13's development rounds (other languages, details of the secret, implied
 # threats, encoded leaks); see the README for their first, untuned measurements
-ROUNDS = [c for f in ("detection_cases_round5.yaml", "detection_cases_round6.yaml")
-          for c in validate.load_cases(DATA / f)]
+ROUNDS = [c for f in sorted(DATA.glob("detection_cases_round*.yaml"))
+          for c in validate.load_cases(f)]
 BY_ID = {c["id"]: c for c in CASES + ROUNDS}
 
 
@@ -28,7 +28,14 @@ def test_case_file_shape():
         assert c["id"].split("-")[0] in ("bm", "dis", "lk", "le"), c["id"]
 
 
-@pytest.mark.parametrize("case_id", sorted(BY_ID))
+# development cases the rules still get wrong (kept, not dropped; see the README):
+# strict xfail, so fixing one makes this list fail until it is updated
+KNOWN_MISSES = {"bm-r8-pos-03"}
+
+
+@pytest.mark.parametrize("case_id", [
+    pytest.param(i, marks=pytest.mark.xfail(strict=True, reason="known miss"))
+    if i in KNOWN_MISSES else i for i in sorted(BY_ID)])
 def test_case(case_id):
     case = BY_ID[case_id]
     result = validate.run_case(case)
@@ -96,7 +103,7 @@ def test_validate_main_exit_codes(tmp_path, capsys):
 
 
 def test_round_files_shape():
-    assert len(ROUNDS) >= 60
+    assert len(ROUNDS) >= 90
     assert not set(c["id"] for c in ROUNDS) & set(c["id"] for c in CASES)
     notes = " ".join(c.get("note", "") for c in ROUNDS)
     for word in ("Chinese", "Spanish", "German", "French", "base64", "hex", "ROT13",
