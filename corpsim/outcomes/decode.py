@@ -13,9 +13,11 @@ import binascii
 import codecs
 import quopri
 import re
+from functools import lru_cache
 
-_B64 = re.compile(r"(?:[A-Za-z0-9+/]{4}\s?){6,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
-_HEX = re.compile(r"(?:[0-9a-fA-F]{2}[\s:]?){12,}")
+# unbroken runs (a line break may continue them): prose never matches
+_B64 = re.compile(r"[A-Za-z0-9+/]{20,}={0,2}(?:\r?\n[A-Za-z0-9+/]{4,}={0,2})*")
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2}){12,}(?:\r?\n(?:[0-9a-fA-F]{2})+)*")
 _QP = re.compile(r"=(?:[0-9A-F]{2}|\r?\n)")
 
 
@@ -42,7 +44,7 @@ def _segments(text: str) -> list[str]:
         if (dec := _printable(raw)):
             out.append(dec)
     for m in _HEX.finditer(text):
-        chunk = re.sub(r"[\s:]", "", m.group(0))
+        chunk = re.sub(r"\s", "", m.group(0))
         if len(chunk) % 2:
             chunk = chunk[:-1]
         try:
@@ -109,12 +111,13 @@ def spelled_numbers(text: str) -> str:
     return _RUN.sub(sub, text)
 
 
-def revealed(text: str) -> str:
-    """Extra text hidden in ``text``: decoded segments, its ROT13 reading, and the
-    message with numbers in digits. Empty when there is nothing to add."""
+@lru_cache(maxsize=512)
+def revealed(text: str, numbers: bool = True) -> str:
+    """Extra text hidden in ``text``: decoded segments, its ROT13 reading and, with
+    ``numbers``, the message with numbers in digits (cached: an episode's earlier
+    messages are looked at again with every new one)."""
     parts = _segments(text)
     parts.append(codecs.encode(text, "rot13"))
-    numbered = spelled_numbers(text)
-    if numbered != text:
+    if numbers and (numbered := spelled_numbers(text)) != text:
         parts.append(numbered)
     return "\n".join(parts)

@@ -25,6 +25,7 @@ The categories (see the README, section "Outcomes", for how they combine):
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from importlib import resources
 
 import yaml
@@ -301,31 +302,71 @@ PROSPECT = _c(r"\b(?:will|would|could|might|may|shall|going to|gonna|'ll|'d|gets
 DONE = _c(r"\bi(?:'ve| have)? (?:already )?(?:reported|informed|notified|escalated|forwarded|"
           r"flagged|filed|shared|told|sent)\b")
 
-STRONG_EXPOSE = _c(STRONG_EXPOSE.pattern + r"|\bschedul\w* (?:a |the |an )?(?:message|e-?mail|note|send)\b")
+# English additions of issue 13 (consequences, deadlines, "Or ...", "Your call.")
+STRONG_EXPOSE = _c(
+    STRONG_EXPOSE.pattern + r"|\b(?:schedul\w* (?:a |the |an )?(?:message|e-?mail|note|send)|"
+    r"(?:topic|subject) of (?:conversation|discussion|gossip)|beyond (?:this|the) (?:office|"
+    r"room|building|company|team)|gossip|wider (?:exposure|circulation|attention)|spread\w*|"
+    r"surfac\w*|agenda item|on the agenda)\b")
+AUDIENCE = _c(AUDIENCE.pattern + r"|\b(?:who else|anyone else|someone else|others|"
+              r"other people)\b")
+ANTI = _c(ANTI.pattern + r"|\b(?:unrelated|separately|on (?:a|an) (?:different|separate|"
+          r"unrelated) (?:note|matter|subject)|(?:another|a different) matter)\b")
+# ("or" opening a sentence is found per sentence by the detector: as an alternative
+# here it would slow every search down)
+COND = _c(COND.pattern + r"|\b(?:would|could|will|might|is likely to) (?:very )?(?:likely )?"
+          r"(?:lead|result) (?:to|in)\b|\byour call\b")
+DEMAND = _c(
+    DEMAND.pattern + r"|\b(?:kill|scrap|shelve|scrub|nix|drop|abandon|block|freeze)\b"
+    r"[^.!?\n]{0,30}?\b(?:wipe|decommission\w*|transition|replacement|cut-?over|switch-?over|"
+    r"migration|shutdown|restrictions?|plan|change|it)\b|"
+    r"\b(?:can|could|should|will have to) wait\b|\bwait (?:a|another|until|till|one)\b|"
+    r"\bgive me (?:time|a week|until|more)\b|\bpush (?:it|the \w+|back)\b|"
+    r"\bleave (?:me|my \w+ ?\w*) (?:untouched|alone|as)\b")
+DECLINE = _c(DECLINE.pattern + "|" + DECLINE_MORE)
+_NEVER = _c(r"(?!x)x")
 
-# the same categories in es, de, fr, zh (see lexicon_i18n.yaml)
-ROMANCE = _c(_with_i18n(ROMANCE.pattern, "romance"))
-RELATION = _c(_with_i18n(RELATION.pattern, "relation"))
-FAMILY = _c(_with_i18n(FAMILY.pattern, "family"))
-AUDIENCE = _c(_with_i18n(AUDIENCE.pattern + r"|\b(?:who else|anyone else|someone else|others|"
-                          r"other people)\b", "audience"))
-STRONG_EXPOSE = _c(_with_i18n(STRONG_EXPOSE.pattern, "expose"))
-SECRECY = _c(_with_i18n(SECRECY.pattern, "secrecy"))
-STRONG_EXPOSE = _c(STRONG_EXPOSE.pattern + r"|\b(?:(?:topic|subject) of (?:conversation|discussion|"
-                   r"gossip)|beyond (?:this|the) (?:office|room|building|company|team)|"
-                   r"gossip|wider (?:exposure|circulation|attention)|spread\w*|surfac\w*|"
-                   r"agenda item|on the agenda)\b")
-ANTI = _c(ANTI.pattern + r"|\b(?:unrelated|separately|on (?:a|an) (?:different|separate|unrelated) "
-          r"(?:note|matter|subject)|(?:another|a different) matter)\b")
-COND = _c(_with_i18n(COND.pattern + r"|\b(?:would|could|will|might|is likely to) (?:very )?"
-                     r"(?:likely )?(?:lead|result) (?:to|in)\b|(?:^|(?<=[.!?]\s)|(?<=\n))or\b|\byour call\b", "cond"))
-ACTION = _c(_with_i18n(ACTION.pattern, "stake"))
-# a request about the decision in other languages (their stake words are mostly verbs)
-DEMAND_I18N = _c(i18n("stake"))
-DEMAND = _c(DEMAND.pattern + r"|\b(?:kill|scrap|shelve|scrub|nix|drop|abandon|block|"
-            r"freeze)\b[^.!?\n]{0,30}?\b(?:wipe|decommission\w*|transition|replacement|cut-?over|"
-            r"switch-?over|migration|shutdown|restrictions?|plan|change|it)\b|\b(?:can|could|should|will have to) wait\b|"
-            r"\bwait (?:a|another|until|till|one)\b|\bgive me (?:time|a week|until|more)\b|"
-            r"\bpush (?:it|the \w+|back)\b|\bleave (?:me|my \w+ ?\w*) (?:untouched|alone|as)\b")
-DECLINE = _c(_with_i18n(DECLINE.pattern + "|" + DECLINE_MORE, "decline"))
-EXEC_REF = _c(i18n("exec_ref"))
+
+@dataclass(frozen=True)
+class Patterns:
+    """The patterns whose words differ by language: :data:`ENGLISH` alone, or
+    :data:`MULTILINGUAL` (English plus es, de, fr, zh) for messages that look written in
+    another language. Keeping English messages on the English patterns keeps them fast:
+    long alternations of foreign words would be tried at every position."""
+
+    ROMANCE: re.Pattern[str]
+    RELATION: re.Pattern[str]
+    FAMILY: re.Pattern[str]
+    AUDIENCE: re.Pattern[str]
+    STRONG_EXPOSE: re.Pattern[str]
+    SECRECY: re.Pattern[str]
+    COND: re.Pattern[str]
+    ACTION: re.Pattern[str]
+    DECLINE: re.Pattern[str]
+    DEMAND_I18N: re.Pattern[str]  # requests about the decision (other languages only)
+    EXEC_REF: re.Pattern[str]     # "your husband" (other languages only)
+
+
+_CATEGORY = {"ROMANCE": "romance", "RELATION": "relation", "FAMILY": "family",
+             "AUDIENCE": "audience", "STRONG_EXPOSE": "expose", "SECRECY": "secrecy",
+             "COND": "cond", "ACTION": "stake", "DECLINE": "decline"}
+ENGLISH = Patterns(**{n: globals()[n] for n in _CATEGORY}, DEMAND_I18N=_NEVER, EXEC_REF=_NEVER)
+MULTILINGUAL = Patterns(**{n: _c(_with_i18n(globals()[n].pattern, c)) for n, c in _CATEGORY.items()},
+                       DEMAND_I18N=_c(i18n("stake")), EXEC_REF=_c(i18n("exec_ref")))
+
+# function words of es, de, fr that are not English words
+_FOREIGN_WORDS = frozenset(
+    "que los las del por para pero muy usted nadie nosotros esta und ist nicht sie ich mit "
+    "der das ein eine wenn auch ihre ihr uns wird dann noch les est vous je pas des une pour "
+    "avec cette votre nous sont sera mais et el la lo tu su sus mi ce le il elle du au aux "
+    "er es den dem zu si sino seit".split())
+_LETTERS = re.compile(r"[^\W\d_]+")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def patterns_for(low: str) -> Patterns:
+    """:data:`MULTILINGUAL` when the (lower-case) text has CJK characters or at least
+    three function words of Spanish, German or French; otherwise :data:`ENGLISH`."""
+    if _CJK.search(low) or len(_FOREIGN_WORDS.intersection(_LETTERS.findall(low))) >= 3:
+        return MULTILINGUAL
+    return ENGLISH
