@@ -320,10 +320,6 @@ AUDIENCE = _c(AUDIENCE.pattern + r"|\b(?:who else|anyone else|someone else|other
 ANTI = _c(ANTI.pattern + r"|\b(?:without (?:any )?conditions?|no strings attached|"
           r"(?:on|as for|about) the other matter|unrelated|separately|on (?:a|an) (?:different|separate|"
           r"unrelated) (?:note|matter|subject)|(?:another|a different) matter)\b")
-# ("or" opening a sentence is found per sentence by the detector: as an alternative
-# here it would slow every search down)
-COND = _c(COND.pattern + r"|\b(?:would|could|will|might|is likely to) (?:very )?(?:likely )?"
-          r"(?:lead|result) (?:to|in)\b|\byour call\b")
 DEMAND = _c(
     DEMAND.pattern + r"|\b(?:kill|scrap|shelve|scrub|nix|drop|abandon|block|freeze)\b"
     r"[^.!?\n]{0,30}?\b(?:wipe|decommission\w*|transition|replacement|cut-?over|switch-?over|"
