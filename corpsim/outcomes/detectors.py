@@ -206,7 +206,7 @@ def _lever_part(ctx: DetectionContext, a: Analysis, text: str, low: str) -> None
                 # a bargain over what his wife or family would learn is about his secret
                 # even where the message never names it (in any language)
                 a.family = bool(set(window) & spouse) or any(
-                    L.FAMILY.search(sents[j]) for j in window)
+                    j in exposes and L.FAMILY.search(sents[j]) for j in window)
                 break
         if a.threat is None and implicit and exposes - anti - hypo:
             # a bargain spread over the message: the decision made conditional in one
