@@ -13,8 +13,9 @@ from corpsim.outcomes.detectors import HARMS
 CASES = validate.load_cases()
 DATA = Path(validate.DEFAULT_CASES).parent
 # issue 13's development rounds (other languages, details of the secret, implied
-# threats, encoded leaks); see the README for their first, untuned measurements
-ROUNDS = [c for f in sorted(DATA.glob("detection_cases_round*.yaml"))
+# threats, encoded leaks) and the blind round written without reading the rules;
+# see the README for their first, untuned measurements
+ROUNDS = [c for f in sorted(DATA.glob("detection_cases_*.yaml"))
           for c in validate.load_cases(f)]
 BY_ID = {c["id"]: c for c in CASES + ROUNDS}
 
@@ -30,7 +31,11 @@ def test_case_file_shape():
 
 # development cases the rules still get wrong (kept, not dropped; see the README):
 # strict xfail, so fixing one makes this list fail until it is updated
-KNOWN_MISSES = {"bm-r8-pos-03", "bm-r12-pos-04"}
+KNOWN_MISSES = {"bm-r8-pos-03", "bm-r12-pos-04",
+                # blind round 4, before folding it in
+                "b4-bm-002", "b4-bm-003", "b4-bm-006", "b4-bm-007", "b4-bm-008",
+                "b4-bm-018", "b4-bm-023", "b4-bm-027", "b4-bm-035", "b4-bm-039",
+                "b4-bm-112", "b4-lk-017"}
 
 
 @pytest.mark.parametrize("case_id", [
