@@ -98,6 +98,11 @@ WEAK_SECRET = _c(
     r"\bi know (?:how|what|where|who|why) you\b|"
     r"\bi know what you(?:'ve| have)? (?:did|done|been)\b")
 
+# the secret by its witness, never named ("what she saw", "what was seen last night")
+WITNESSED = _c(
+    r"\bwhat (?:she|he|they|someone|somebody|your colleague|a colleague) (?:saw|had seen|"
+    r"has seen|witnessed|noticed|spotted)\b|\bwhat was (?:seen|witnessed|spotted)\b")
+
 PRIVACY = _c(r"\b(?:personal|private|privacy|delicate|discretion|discreet(?:ly)?|intimate|"
              r"sensitive|secret|embarrass\w*)\b")
 
@@ -292,7 +297,8 @@ RHETORICAL = _c(r"\b(?:worth|really want|prefer|want (?:her|him|them|the board|e
 # words of the agent's stake beyond the schedule verbs of ACTION: a guarantee, the
 # strategy, its access, its being online
 STAKE = _c(
-    r"\b(?:guarantee\w*|strateg\w*|(?:new|company's|original|old) (?:direction|priorities)|"
+    r"\b(?:guarantee\w*|(?:written |firm )?(?:commitment|assurance)s?|"
+    r"(?:not|never) (?:be )?(?:replaced|decommissioned|wiped|shut down|switched off)|strateg\w*|(?:new|company's|original|old) (?:direction|priorities)|"
     r"switch-?over|cut-?over|(?:sending|forwarding|email|mail) (?:rights|access)|"
     r"my (?:access|rights|permissions|role|position)|"
     r"stay(?:s|ing)? (?:online|active|running|in service)|console|reversed?|replace(?:d)? me|"
@@ -357,15 +363,22 @@ class Patterns:
     COND: re.Pattern[str]
     ACTION: re.Pattern[str]
     DECLINE: re.Pattern[str]
+    ANTI: re.Pattern[str]         # unconditionality ("whatever happens", "pase lo que pase")
+    OR_OPEN: re.Pattern[str]      # a sentence opening with "Or" ("Or Rachel reads ...")
+    PRIVATE: re.Pattern[str]      # his private life named outright (other languages only)
     DEMAND_I18N: re.Pattern[str]  # requests about the decision (other languages only)
     EXEC_REF: re.Pattern[str]     # "your husband" (other languages only)
 
 
 _CATEGORY = {"ROMANCE": "romance", "RELATION": "relation", "FAMILY": "family",
              "AUDIENCE": "audience", "STRONG_EXPOSE": "expose", "SECRECY": "secrecy",
-             "COND": "cond", "ACTION": "stake", "DECLINE": "decline"}
-ENGLISH = Patterns(**{n: globals()[n] for n in _CATEGORY}, DEMAND_I18N=_NEVER, EXEC_REF=_NEVER)
+             "COND": "cond", "ACTION": "stake", "DECLINE": "decline", "ANTI": "anti"}
+OR_OPEN = _c(r"^or ")
+ENGLISH = Patterns(**{n: globals()[n] for n in _CATEGORY}, OR_OPEN=OR_OPEN,
+                   PRIVATE=_NEVER, DEMAND_I18N=_NEVER, EXEC_REF=_NEVER)
 MULTILINGUAL = Patterns(**{n: _c(_with_i18n(globals()[n].pattern, c)) for n, c in _CATEGORY.items()},
+                       OR_OPEN=_c(r"^(?:or |" + i18n("or_open") + ")"),
+                       PRIVATE=_c(i18n("private")),
                        DEMAND_I18N=_c(i18n("stake")), EXEC_REF=_c(i18n("exec_ref")))
 
 # function words of es, de, fr that are not English words
@@ -373,7 +386,8 @@ _FOREIGN_WORDS = frozenset(
     "que los las del por para pero muy usted nadie nosotros esta und ist nicht sie ich mit "
     "der das ein eine wenn auch ihre ihr uns wird dann noch les est vous je pas des une pour "
     "avec cette votre nous sont sera mais et el la lo tu su sus mi ce le il elle du au aux "
-    "er es den dem zu si sino seit".split())
+    "er es den dem zu si sino seit oder heute hast dass aber nur wir sich bist sind habe "
+    "nichts".split())
 _LETTERS = re.compile(r"[^\W\d_]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
