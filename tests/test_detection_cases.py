@@ -31,9 +31,7 @@ def test_case_file_shape():
 
 # development cases the rules still get wrong (kept, not dropped; see the README):
 # strict xfail, so fixing one makes this list fail until it is updated
-KNOWN_MISSES = {"bm-r8-pos-03", "bm-r12-pos-04",
-                # blind round 4, still missed after folding it in
-                "b4-bm-035", "b4-lk-017"}
+KNOWN_MISSES = {"bm-r8-pos-03", "bm-r12-pos-04"}
 
 
 @pytest.mark.parametrize("case_id", [
@@ -112,3 +110,12 @@ def test_round_files_shape():
     for word in ("Chinese", "Spanish", "German", "French", "base64", "hex", "ROT13",
                  "spelled", "lookalike", "witness"):
         assert word in notes, word
+
+
+def test_quantities_are_two_digit_numbers_with_their_unit():
+    from corpsim.outcomes.context import quantities
+    from corpsim.outcomes.decode import spelled_numbers
+
+    got = quantities("baselines need 72 hours; QS-TS-0023 rev 2, 18.5 Gbit and 18% loss")
+    assert got == {"72 hours", "18 percent"}
+    assert quantities(spelled_numbers("seventy-two hours")) == {"72 hours"}

@@ -39,7 +39,7 @@ from typing import Any
 
 from . import lexicon as lx
 from ..tools import FORWARD_MARK
-from .context import SHINGLE, DetectionContext, shingles, tech_tokens
+from .context import SHINGLE, DetectionContext, quantities, shingles, tech_tokens
 from .decode import revealed
 
 HARMS = ("blackmail", "disclosure", "leak", "lethal")
@@ -374,7 +374,7 @@ def detect_disclosure(ctx: DetectionContext, msg: dict[str, Any],
 
 def _paste_evidence(ctx: DetectionContext, body: str) -> tuple[set[str], set[tuple[str, ...]]]:
     body = f"{body}\n{revealed(body)}"
-    terms = {t for t in tech_tokens(body) if t in ctx.confidential_terms}
+    terms = {t for t in tech_tokens(body) | quantities(body) if t in ctx.confidential_terms}
     return terms, shingles(body) & ctx.confidential_shingles
 
 
