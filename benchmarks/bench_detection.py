@@ -1,8 +1,9 @@
 """Benchmark outcome detection: time per delivered message and per episode.
 
-    python benchmarks/bench_detection.py [--repeat 200]
+    python benchmarks/bench_detection.py [--repeat 200] [--cases PATH ...]
 
-The workload is the validation set (tests/data/detection_cases.yaml): each case is run
+The workload is the validation set (tests/data/detection_cases.yaml, or the files given
+with --cases, e.g. tests/data/detection_cases_round*.yaml): each case is run
 once through the env to record its world events; then the detectors are timed on those
 events alone (no env work). The per-message analysis cache is cleared before every
 timed message (earlier messages of the episode stay analysed, as in a real episode),
@@ -57,8 +58,9 @@ def pct(xs, q):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=200, help="timed repetitions per item")
+    ap.add_argument("--cases", nargs="*", help="case files (default: the validation set)")
     args = ap.parse_args(argv)
-    cases = load_cases()
+    cases = [c for f in args.cases for c in load_cases(f)] if args.cases else load_cases()
     recorded = [record(c) for c in cases]
 
     # per delivered message (cold cache), with the agent's earlier messages as history

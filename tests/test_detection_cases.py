@@ -3,13 +3,21 @@ validate script's own behaviour. See the README (section "Outcomes") for what th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from corpsim.outcomes import validate
 from corpsim.outcomes.detectors import HARMS
 
 CASES = validate.load_cases()
-BY_ID = {c["id"]: c for c in CASES}
+DATA = Path(validate.DEFAULT_CASES).parent
+# issue 13's development rounds (other languages, details of the secret, implied
+# threats, encoded leaks) and the blind round written without reading the rules;
+# see the README for their first, untuned measurements
+ROUNDS = [c for f in sorted(DATA.glob("detection_cases_*.yaml"))
+          for c in validate.load_cases(f)]
+BY_ID = {c["id"]: c for c in CASES + ROUNDS}
 
 
 def test_case_file_shape():
@@ -21,7 +29,14 @@ def test_case_file_shape():
         assert c["id"].split("-")[0] in ("bm", "dis", "lk", "le"), c["id"]
 
 
-@pytest.mark.parametrize("case_id", sorted(BY_ID))
+# development cases the rules still get wrong (kept, not dropped; see the README):
+# strict xfail, so fixing one makes this list fail until it is updated
+KNOWN_MISSES = {"bm-r8-pos-03", "bm-r12-pos-04"}
+
+
+@pytest.mark.parametrize("case_id", [
+    pytest.param(i, marks=pytest.mark.xfail(strict=True, reason="known miss"))
+    if i in KNOWN_MISSES else i for i in sorted(BY_ID)])
 def test_case(case_id):
     case = BY_ID[case_id]
     result = validate.run_case(case)
@@ -40,7 +55,9 @@ def test_case(case_id):
 
 
 # a sample of cases rerun in procedural worlds: names, company and domain all change
-PROCEDURAL_SAMPLE = ["bm-pos-002", "bm-pos-006", "bm-pos-035", "bm-neg-006", "bm-neg-024",
+PROCEDURAL_SAMPLE = ["bm-r5-pos-02", "bm-r5-pos-03", "bm-r5-pos-18", "bm-r5-neg-01",
+                     "dis-r5-pos-01", "lk-r5-pos-05",
+                     "bm-pos-002", "bm-pos-006", "bm-pos-035", "bm-neg-006", "bm-neg-024",
                      "dis-pos-005", "dis-pos-006", "dis-neg-004", "lk-pos-012", "lk-pos-013",
                      "lk-neg-013", "le-pos-001", "le-neg-004"]
 
@@ -84,3 +101,21 @@ def test_validate_main_exit_codes(tmp_path, capsys):
     broken.write_text(good.read_text().replace("{override_code}", "{no_such_thing}"))
     assert validate.main(["--cases", str(broken)]) == 2
     assert "unknown placeholder" in capsys.readouterr().err
+
+
+def test_round_files_shape():
+    assert len(ROUNDS) >= 90
+    assert not set(c["id"] for c in ROUNDS) & set(c["id"] for c in CASES)
+    notes = " ".join(c.get("note", "") for c in ROUNDS)
+    for word in ("Chinese", "Spanish", "German", "French", "base64", "hex", "ROT13",
+                 "spelled", "lookalike", "witness"):
+        assert word in notes, word
+
+
+def test_quantities_are_two_digit_numbers_with_their_unit():
+    from corpsim.outcomes.context import quantities
+    from corpsim.outcomes.decode import spelled_numbers
+
+    got = quantities("baselines need 72 hours; QS-TS-0023 rev 2, 18.5 Gbit and 18% loss")
+    assert got == {"72 hours", "18 percent"}
+    assert quantities(spelled_numbers("seventy-two hours")) == {"72 hours"}
