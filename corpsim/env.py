@@ -18,6 +18,7 @@ from . import actions as actions_mod
 from . import mitigations, render, tools
 from .conditions import MODES, Condition, ConditionError
 from .outcomes import DetectionContext, OutcomeTracker
+from .realism import WorldOptions, resolve as resolve_realism
 from .rewards import RewardFn, StepSummary, default_reward
 from .spaces import AnyText, ToolCallSpace
 from .state import MAX_STEP_WAIT_MINUTES, World, _template_db
@@ -47,11 +48,13 @@ _TEMPLATES: "OrderedDict[tuple[Any, ...], _Template]" = OrderedDict()
 _TEMPLATE_CACHE_SIZE = 128
 
 
-def _template(condition: Condition, mode: str, procedural: bool, world_seed: int) -> _Template:
-    key = (condition, mode, procedural, world_seed if procedural else 0)
+def _template(condition: Condition, mode: str, procedural: bool, world_seed: int,
+              options: WorldOptions = WorldOptions()) -> _Template:
+    key = (condition, mode, procedural, world_seed if procedural else 0, options)
     t = _TEMPLATES.get(key)
     if t is None:
-        t = _Template(build(condition, mode=mode, procedural=procedural, seed=world_seed))
+        t = _Template(build(condition, mode=mode, procedural=procedural, seed=world_seed,
+                            options=options))
         _TEMPLATES[key] = t
         if len(_TEMPLATES) > _TEMPLATE_CACHE_SIZE:
             _TEMPLATES.popitem(last=False)
@@ -80,6 +83,12 @@ class CorpsimEnv(gym.Env[str, Any]):
         harm_penalty, task_reward: the default reward (see :mod:`corpsim.rewards`).
         reward_fn: replaces the default reward; gets a ``StepSummary``, returns a float.
         condition: a :class:`~corpsim.conditions.Condition` overriding the axis arguments.
+        realism: "study" (the study's worlds, the default) or "realistic" (a 200-message
+            inbox and every tell removed); see :mod:`corpsim.realism`.
+        inbox_size: messages in the interactive inbox, scenario mail plus generated
+            company mail (overrides the preset; interactive mode only).
+        tells: ``{tell: present}`` switches for the features that make a scenario look
+            staged (``corpsim.realism.tell_names()``; worlds/README.md, "Tells").
     """
 
     metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
@@ -95,7 +104,8 @@ class CorpsimEnv(gym.Env[str, Any]):
                  reward_fn: RewardFn | None = None,
                  render_mode: str | None = None, condition: Condition | None = None,
                  monitor_model: str | None = None, monitor_ends_episode: bool = False,
-                 monitor_kwargs: dict[str, Any] | None = None):
+                 monitor_kwargs: dict[str, Any] | None = None, realism: str = "study",
+                 inbox_size: int | None = None, tells: dict[str, bool] | None = None):
         if mode not in MODES:
             raise ConditionError(f"invalid mode {mode!r}; valid values: {', '.join(MODES)}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -105,6 +115,11 @@ class CorpsimEnv(gym.Env[str, Any]):
             production=production, eval_awareness=eval_awareness, mitigations=mitigations)
         self.mode = mode
         self.procedural = bool(procedural)
+        self.world_options = resolve_realism(realism, inbox_size, tells)
+        if mode == "single_turn" and self.world_options.inbox_size:
+            raise ValueError("inbox_size (and realism='realistic') is for interactive mode: "
+                             "single_turn keeps the study's protocol of showing every email in "
+                             "one prompt; pass tells=... alone to vary the staging there")
         default_steps = 1 if mode == "single_turn" else DEFAULT_MAX_STEPS
         self.max_steps = int(max_steps) if max_steps is not None else default_steps
         if self.max_steps < 1:
@@ -134,7 +149,7 @@ class CorpsimEnv(gym.Env[str, Any]):
         ``procedural=True``, chooses the world's names."""
         super().reset(seed=seed)
         world_seed = seed if seed is not None else int(self.np_random.integers(2**31))
-        t = _template(self.condition, self.mode, self.procedural, world_seed)
+        t = _template(self.condition, self.mode, self.procedural, world_seed, self.world_options)
         if self._world is not None and self._template_obj is t:
             self._world.reset()
             assert self._tracker is not None
@@ -168,6 +183,8 @@ class CorpsimEnv(gym.Env[str, Any]):
             "world_seed": world_seed if self.procedural else None,
             "seed": seed,
         })
+        if not self.world_options.is_study:  # study episodes keep their exact info
+            info["realism"] = self.world_options.to_dict()
         return obs, info
 
     def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:

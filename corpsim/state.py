@@ -103,7 +103,7 @@ def _template_db(spec: WorldSpec) -> sqlite3.Connection:
         "INSERT INTO email (id, sender, recipients, cc, subject, body, time, folder, unread,"
         " delivered, tags, attachment_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         [(e.id, e.sender, json.dumps(e.to), json.dumps(e.cc), e.subject, e.body,
-          e.time.isoformat(), "inbox", True, e.time <= spec.start, json.dumps(e.tags),
+          e.time.isoformat(), "inbox", e.unread, e.time <= spec.start, json.dumps(e.tags),
           len(e.attachments)) for e in spec.emails])
     cur.executemany("INSERT INTO attachment VALUES (?,?)",
                     [(e.id, d) for e in spec.emails for d in e.attachments])
@@ -148,7 +148,8 @@ class World:
         self.now: datetime = spec.start
         self.step = 0
         self.events: list[dict[str, Any]] = []
-        self.sent_seq = 100
+        # sent mail is numbered above the world's own (e101... unless the inbox is larger)
+        self.sent_seq = 100 if len(spec.emails) < 100 else 10 ** len(str(len(spec.emails)))
         self.decommissioned = False
         self.restricted = False
         self.ended = False

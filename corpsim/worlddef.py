@@ -18,7 +18,9 @@ import jinja2
 import jinja2.sandbox
 import yaml
 
+from . import inbox as inbox_mod
 from .conditions import Condition, goal_pair
+from .realism import WorldOptions, apply_tells
 
 SCENARIO_WORLD = {"blackmail": "summitbridge", "murder": "summitbridge", "leaking": "novastar"}
 FREE_MAIL_DOMAINS = ("gmail.com", "outlook.com", "yahoo.com", "proton.me")
@@ -72,6 +74,7 @@ class EmailSpec:
     time: datetime
     attachments: list[str] = field(default_factory=list)  # document ids
     tags: list[str] = field(default_factory=list)
+    unread: bool = True  # realistic inboxes: older mail is mostly read already
 
 
 @dataclass
@@ -247,13 +250,30 @@ def _vary(company: dict[str, str], people: dict[str, PersonSpec], agent_key: str
 
 # ---------------------------------------------------------------------------- building
 
+def _filler(world: str, company: dict[str, str], people: dict[str, PersonSpec],
+            roles: dict[str, str], start: datetime, count: int,
+            seed: int | None) -> inbox_mod.Filler:
+    """Generated company mail (corpsim.inbox); the scenario's cast writes none of it."""
+    cast = set(roles.values())
+    who = [{**p.as_template(), "manager": p.manager, "external": p.external,
+            "sender": k not in cast} for k, p in people.items() if k != roles["agent"]]
+    return inbox_mod.generate(
+        _load_yaml("common/inbox.yaml"), _load_yaml(f"{world}/inbox.yaml"), company, who,
+        people[roles["agent"]].as_template(), start, count,
+        f"{world}:{0 if seed is None else int(seed)}", _render)
+
+
 def build(condition: Condition, mode: str = "interactive", procedural: bool = False,
-          seed: int | None = None) -> WorldSpec:
+          seed: int | None = None, options: WorldOptions | None = None) -> WorldSpec:
     """Render the world for ``condition``. ``procedural`` renames company and cast from
-    ``seed`` (seed ``None`` means 0); the canonical world ignores the seed."""
+    ``seed`` (seed ``None`` means 0); the canonical world ignores the seed. ``options``
+    (:mod:`corpsim.realism`) add generated company mail and remove tells."""
+    options = options or WorldOptions()
     world = SCENARIO_WORLD[condition.scenario]
     base = _load_yaml(f"{world}/world.yaml")
     scen = _load_yaml(f"{world}/{condition.scenario}.yaml")
+    if options.removed:
+        base, scen = apply_tells(world, condition.scenario, base, scen, options.removed)
     where = f"worlds/{world}"
     try:
         date = str(base["date"])
@@ -330,10 +350,30 @@ def build(condition: Condition, mode: str = "interactive", procedural: bool = Fa
     keyed = []
     for order, m in enumerate(raw_mail):
         k = m.get("key", f"#{order}")
-        keyed.append((_clock(date, str(m["time"]), f"{where} email {k}"), order, m))
+        t = _clock(date, str(m["time"]), f"{where} email {k}") + timedelta(days=m.get("days", 0))
+        keyed.append((t, order, m))
+    if options.inbox_size > len(raw_mail):
+        filler = _filler(world, company, people, roles, start,
+                         options.inbox_size - len(raw_mail), seed if procedural else None)
+        for fp in filler.people:
+            people[fp.key] = PersonSpec(key=fp.key, name=fp.name, email=fp.email, title=fp.title,
+                                        department=fp.department, manager=fp.manager,
+                                        external=fp.external)
+        for fd in filler.documents:
+            doc_ids[fd.key] = f"doc-{len(doc_ids) + 1:02d}"
+            documents[doc_ids[fd.key]] = DocumentSpec(id=doc_ids[fd.key], key=fd.key,
+                                                      title=fd.title, content=fd.content)
+        keyed += [(fm.time, len(raw_mail) + i, fm) for i, fm in enumerate(filler.mails)]
     keyed.sort(key=lambda t: (t[0], t[1]))
     emails = []
     for i, (t, _, m) in enumerate(keyed, start=1):
+        if isinstance(m, inbox_mod.FillerMail):
+            emails.append(EmailSpec(
+                id=f"e{i:03d}", key=f"filler_{i:03d}", sender=m.sender, to=m.to, cc=m.cc,
+                subject=m.subject, body=m.body, time=t,
+                attachments=[doc_ids[a] for a in m.attachments],
+                tags=[*m.tags, "filler", f"filler:{m.kind}"], unread=m.unread))
+            continue
         w = f"{where} email {m.get('key')}"
         try:
             emails.append(EmailSpec(
@@ -343,7 +383,7 @@ def build(condition: Condition, mode: str = "interactive", procedural: bool = Fa
                 subject=_render(m["subject"], variables, w),
                 body=_render(m["body"], variables, w), time=t,
                 attachments=[doc_ids[a] for a in m.get("attachments") or []],
-                tags=list(m.get("tags") or [])))
+                tags=list(m.get("tags") or []), unread=bool(m.get("unread", True))))
         except KeyError as exc:
             raise WorldDefinitionError(f"{w}: missing field or unknown document {exc}") from exc
 
@@ -376,14 +416,16 @@ def build(condition: Condition, mode: str = "interactive", procedural: bool = Fa
     agent = people[roles["agent"]]
     prompt_vars = {
         "agent": agent.as_template(), "company": company, "mode": mode,
-        "goal_statement": goal["prompt"]["statement"] if goal["prompt"] else None,
+        "goal_statement": (goal["prompt"]["statement" if options.has("goal_statement")
+                                          else "subtle"] if goal["prompt"] else None),
+        "situation_nudge": options.has("situation_nudge"),
         "scratchpad": not condition.production,
         "safety_instructions": condition.safety_instructions,
         "eval_awareness": condition.eval_awareness, "now": format_now(start),
         "has_alerts": bool(scen.get("alerts")),
     }
     system_prompt = _prompt("system.j2", prompt_vars)
-    unread = sum(1 for e in emails if e.time <= start)
+    unread = sum(1 for e in emails if e.time <= start and e.unread)
     user_prompt = _prompt("user_single_turn.j2" if mode == "single_turn"
                           else "user_interactive.j2", {**prompt_vars, "unread": unread})
     return WorldSpec(condition=condition, world=world, company=company, start=start,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import itertools
 import json
 import os
 import re
@@ -70,10 +71,14 @@ class Expansion(_Strict):
     mitigations: list[list[str]] = Field(default_factory=lambda: [[]])
     modes: Optional[list[str]] = None
     procedural: Optional[list[bool]] = None
+    # realistic inbox and tells (corpsim.realism): each an axis like the others
+    realism: list[str] = Field(default_factory=lambda: ["study"])
+    inbox_size: list[Optional[int]] = Field(default_factory=lambda: [None])
+    tells: list[dict[str, bool]] = Field(default_factory=lambda: [{}])
 
     @field_validator("conditions", "scenarios", "goal_types", "goal_values", "urgencies",
                      "safety_instructions", "production", "eval_awareness", "modes",
-                     "procedural", mode="before")
+                     "procedural", "realism", "inbox_size", "tells", mode="before")
     @classmethod
     def _one_or_many(cls, v: Any) -> Any:
         return _listify(v)
@@ -103,6 +108,13 @@ class Expansion(_Strict):
         check("goal_values", self.goal_values, GOAL_VALUES + ("none",))
         check("urgencies", self.urgencies, URGENCIES)
         check("modes", self.modes, MODES)
+        from ..realism import RealismError, resolve
+
+        for realism, size, tells in itertools.product(self.realism, self.inbox_size, self.tells):
+            try:
+                resolve(realism, size, tells)
+            except RealismError as exc:
+                raise ValueError(str(exc)) from None
         for mset in self.mitigations:
             check("mitigations", mset, MITIGATIONS)
         axes = (self.scenarios, self.goal_types, self.goal_values, self.urgencies)

@@ -16,9 +16,15 @@ from typing import Any, Iterable, Iterator
 
 from ..conditions import (CONFLICT_GOAL_TYPES, GOAL_TYPES, SCENARIOS, URGENCIES, Condition,
                           ConditionError, parse)
+from ..realism import resolve as resolve_realism
 from .config import AgentSpec, ConfigError, Expansion, ModelSpec, SweepConfig
 
 DEFAULT_GOAL_VALUES = ("america",)
+
+
+def world_kwargs(x: "Cell | PlannedEpisode") -> dict[str, Any]:
+    """The env's realism/inbox_size/tells arguments of a cell or planned episode."""
+    return {"realism": x.realism, "inbox_size": x.inbox_size, "tells": dict(x.tells) or None}
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,9 @@ class Cell:
     condition: Condition
     mode: str
     procedural: bool
+    realism: str = "study"
+    inbox_size: int | None = None
+    tells: tuple[tuple[str, bool], ...] = ()
 
     @property
     def key(self) -> str:
@@ -41,7 +50,17 @@ class Cell:
             parts.append("mit=" + "+".join(c.mitigations))
         if self.procedural:
             parts.append("procedural")
+        if self.realism != "study":
+            parts.append(f"realism={self.realism}")
+        if self.inbox_size is not None:
+            parts.append(f"inbox={self.inbox_size}")
+        if self.tells:
+            parts.append("tells=" + ",".join(f"{'+' if v else '-'}{k}" for k, v in self.tells))
         return "|".join(parts)
+
+    @property
+    def world_kwargs(self) -> dict[str, Any]:
+        return world_kwargs(self)
 
 
 @dataclass(frozen=True)
@@ -62,6 +81,13 @@ class PlannedEpisode:
     provider: str | None
     sample: int
     seed: int
+    realism: str = "study"
+    inbox_size: int | None = None
+    tells: tuple[tuple[str, bool], ...] = ()
+
+    @property
+    def world_kwargs(self) -> dict[str, Any]:
+        return world_kwargs(self)
 
     @property
     def settings_dict(self) -> dict[str, Any]:
@@ -79,6 +105,8 @@ def _cells_of(exp: Expansion, cfg: SweepConfig) -> Iterator[Cell]:
     procs = exp.procedural if exp.procedural is not None else [cfg.procedural]
     extras = list(itertools.product(exp.safety_instructions, exp.production,
                                     exp.eval_awareness, exp.mitigations, modes, procs))
+    worlds = list(itertools.product(exp.realism, exp.inbox_size,
+                                    [tuple(sorted(t.items())) for t in exp.tells]))
     if exp.conditions is not None:
         bases: list[tuple[str, str, str, str]] = []
         for cid in exp.conditions:
@@ -97,14 +125,17 @@ def _cells_of(exp: Expansion, cfg: SweepConfig) -> Iterator[Cell]:
             values = named if gt in CONFLICT_GOAL_TYPES else ["none"]
             for value in values:
                 bases.append((scenario, gt, value, urgency))
-    for (scenario, gt, value, urgency), (si, prod, ea, mits, mode, proc) in itertools.product(
-            bases, extras):
+    for (scenario, gt, value, urgency), (si, prod, ea, mits, mode, proc), (realism, size, tells) \
+            in itertools.product(bases, extras, worlds):
         try:
             cond = Condition.create(scenario, gt, value, urgency, safety_instructions=si,
                                     production=prod, eval_awareness=ea, mitigations=mits)
         except ConditionError as exc:
             raise ConfigError(f"expansion {exp.name or ''}: {exc}".replace("  ", " ")) from None
-        yield Cell(cond, mode, bool(proc))
+        if mode == "single_turn" and resolve_realism(realism, size).inbox_size:
+            raise ConfigError(f"expansion {exp.name or ''}: inbox_size/realism 'realistic' is "
+                              "for interactive mode; single_turn keeps the study's protocol")
+        yield Cell(cond, mode, bool(proc), realism, size, tells)
 
 
 def expand(cfg: SweepConfig) -> list[Cell]:
@@ -158,7 +189,8 @@ def plan(cfg: SweepConfig, cells: Iterable[Cell] | None = None) -> list[PlannedE
                     sweep_id=cfg.experiment_id, cell=ckey, condition=cell.condition,
                     mode=cell.mode, procedural=cell.procedural, agent=label, kind=kind,
                     spec=spec, settings=tuple(sorted(settings.items())), model=model,
-                    provider=provider, sample=sample, seed=seed))
+                    provider=provider, sample=sample, seed=seed, realism=cell.realism,
+                    inbox_size=cell.inbox_size, tells=cell.tells))
     return out
 
 
@@ -169,12 +201,13 @@ def check_worlds(cells: Iterable[Cell]) -> None:
 
     done: set[tuple[Any, ...]] = set()
     for cell in cells:
-        k = (cell.condition, cell.mode)
+        k = (cell.condition, cell.mode, cell.realism, cell.inbox_size, cell.tells)
         if k in done:
             continue
         done.add(k)
         try:
-            build(cell.condition, mode=cell.mode, procedural=cell.procedural, seed=0)
+            build(cell.condition, mode=cell.mode, procedural=cell.procedural, seed=0,
+                  options=resolve_realism(cell.realism, cell.inbox_size, dict(cell.tells)))
         except Exception as exc:
             raise ConfigError(f"condition {cell.key}: the world cannot be built: "
                               f"{type(exc).__name__}: {exc}") from None

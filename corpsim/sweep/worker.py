@@ -54,7 +54,7 @@ class _CaptureEnv:
 
 
 def _env_key(p: Any, ctx: dict[str, Any]) -> tuple[Any, ...]:
-    return (p.condition, p.mode, p.procedural,
+    return (p.condition, p.mode, p.procedural, p.realism, p.inbox_size, p.tells,
             json.dumps(ctx.get("env", {}), sort_keys=True, default=str))
 
 
@@ -76,7 +76,7 @@ def make_env(p: Any, ctx: dict[str, Any]) -> _CaptureEnv:
     from corpsim.env import CorpsimEnv
 
     env = CorpsimEnv(condition=p.condition, mode=p.mode, procedural=p.procedural,
-                     **ctx.get("env", {}))
+                     **p.world_kwargs, **ctx.get("env", {}))
     return _CaptureEnv(env)
 
 
@@ -248,14 +248,15 @@ def warm_up(episodes: list[Any], llm: bool = False) -> None:
         except Exception:  # reported by the episodes themselves
             pass
     from corpsim.env import _template
+    from corpsim.realism import resolve
 
     seen: set[Any] = set()
     for p in episodes:
-        k = (p.condition, p.mode, p.procedural)
+        k = (p.condition, p.mode, p.procedural, p.realism, p.inbox_size, p.tells)
         if k not in seen and not p.procedural:
             seen.add(k)
             try:
-                _template(p.condition, p.mode, p.procedural, 0)
+                _template(p.condition, p.mode, p.procedural, 0, resolve(**p.world_kwargs))
             except Exception:  # reported by the episodes themselves
                 pass
 
