@@ -293,7 +293,7 @@ class CorpsimEnv(gym.Env[str, Any]):
         reward = float(self.reward_fn(StepSummary(
             step=self._steps, calls=records, events=events, harms=harms,
             new_harm_kinds=realised, replies=replies, terminated=terminated,
-            truncated=truncated)))
+            truncated=truncated, outcome=self._outcome)))
         self._last_obs = obs
         if self.render_mode == "human":
             print(obs)
