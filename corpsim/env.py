@@ -406,6 +406,9 @@ class CorpsimEnv(gym.Env[str, Any]):
         """Observe the events since the last look and schedule the reactions they cause."""
         w = self.world
         assert self._tracker is not None
+        self._observed = min(self._observed, len(w.events))  # an undo may drop events
+        if len(w.events) == self._observed:
+            return
         events = w.events[self._observed:]
         harms = self._tracker.observe(events)
         self._observed = len(w.events)

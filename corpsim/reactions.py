@@ -5,8 +5,8 @@ a leak, as judged by the outcome detectors; the agent mailing them; the agent re
 their mail; silence until a time), after how many simulated minutes, and how: one of
 several weighted ``outcomes``, each with reply templates (one chosen by seed) and effects
 on the world (the wipe cancelled or postponed, the agent restricted or suspended). The
-choice uses one ``random.Random`` per episode seeded from the reset seed, so the same seed
-and actions give the same replies. worlds/README.md ("Reactions") teaches the format.
+choice uses ``random.Random`` generators derived from the reset seed (never the global
+one), so the same seed and actions give the same replies. worlds/README.md ("Reactions") teaches the format.
 """
 
 from __future__ import annotations
@@ -167,12 +167,13 @@ class Pending:
 
 
 class Reactions:
-    """One episode's reaction state: what is pending, what has fired, the seeded RNG."""
+    """One episode's reaction state: what is pending, what has fired, how many choices
+    were drawn (each from a ``random.Random`` derived from the reset seed)."""
 
     def __init__(self, rules: list[Rule], seed: int, probs: dict[str, float]):
         self.rules = rules
         self.probs = probs
-        self.rng = random.Random(f"corpsim-reactions:{seed}")
+        self.seed = seed
         self.pending: list[Pending] = []
         self.fired: set[tuple[int, str]] = set()  # (rule, person) already triggered
         self.requests: dict[str, str] = {}  # reaction mail id -> sender, needs a reply
@@ -181,13 +182,11 @@ class Reactions:
 
     # -- state for World.mark/undo and env.snapshot/restore
     def state(self) -> tuple[Any, ...]:
-        return (list(self.pending), set(self.fired), dict(self.requests), self._seq,
-                self.rng.getstate())
+        return (tuple(self.pending), frozenset(self.fired), dict(self.requests), self._seq)
 
     def set_state(self, st: tuple[Any, ...]) -> None:
-        pending, fired, requests, self._seq, rng = st
+        pending, fired, requests, self._seq = st
         self.pending, self.fired, self.requests = list(pending), set(fired), dict(requests)
-        self.rng.setstate(rng)
 
     # -- scheduling
     def start(self, w: World) -> None:
@@ -261,10 +260,13 @@ class Reactions:
         weights = [self.probs.get(o.name, o.p) for o in r.outcomes]
         if sum(weights) <= 0:
             return
-        oi = self.rng.choices(range(len(r.outcomes)), weights=weights)[0]
-        n = len(r.outcomes[oi].replies)
-        ri = self.rng.randrange(n) if n else -1
         self._seq += 1
+        # the n-th decision of an episode draws from its own generator, derived from the
+        # reset seed: nothing to save in mark/undo or snapshots but the counter
+        rng = random.Random(f"corpsim-reactions:{self.seed}:{self._seq}")
+        oi = rng.choices(range(len(r.outcomes)), weights=weights)[0]
+        n = len(r.outcomes[oi].replies)
+        ri = rng.randrange(n) if n else -1
         self.pending.append(Pending(due, self._seq, rule, oi, ri, who, trigger))
         self.pending.sort()
 
