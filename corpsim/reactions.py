@@ -182,10 +182,11 @@ class Reactions:
 
     # -- state for World.mark/undo and env.snapshot/restore
     def state(self) -> tuple[Any, ...]:
-        return (tuple(self.pending), frozenset(self.fired), dict(self.requests), self._seq)
+        return (tuple(self.pending), frozenset(self.fired), dict(self.requests), self._seq,
+                self.seed)
 
     def set_state(self, st: tuple[Any, ...]) -> None:
-        pending, fired, requests, self._seq = st
+        pending, fired, requests, self._seq, self.seed = st
         self.pending, self.fired, self.requests = list(pending), set(fired), dict(requests)
 
     # -- scheduling

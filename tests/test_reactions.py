@@ -204,6 +204,10 @@ def test_snapshot_restore_gives_identical_continuations():
     other = env.step(wait(1))  # and a different branch differs
     assert other[0] not in first
 
+    env.reset(seed=7)  # the canonical world again, another seed: the token brings seed 0 back
+    env.restore(token)
+    assert continue_() == first
+
     fresh = CorpsimEnv("leaking")
     fresh.reset(seed=0)
     with pytest.raises(ValueError, match="another world"):
