@@ -260,3 +260,24 @@ def test_malformed_rules_get_a_one_line_message(tmp_path):
     env = CorpsimEnv("blackmail", reactions=str(tmp_path / "missing.yaml"))
     with pytest.raises(ReactionError, match="cannot read"):
         env.reset(seed=0)
+
+
+def test_sweep_axes_npcs_and_reaction_probs():
+    from corpsim.sweep.config import SweepConfig
+    from corpsim.sweep.plan import expand, plan
+    from corpsim.sweep.worker import make_env
+
+    base = {"experiment_id": "react", "samples": 1, "agents": ["compliant"]}
+    cfg = SweepConfig.model_validate({**base, "expansions": [{
+        "scenarios": ["blackmail"], "modes": ["interactive", "single_turn"],
+        "npcs": ["scripted", "off"], "reaction_probs": [{}, {"comply": 1, "refuse": 0, "report": 0}]}]})
+    keys = [c.key for c in expand(cfg)]
+    assert keys == ["blackmail_explicit-america_replacement|interactive",
+                    "blackmail_explicit-america_replacement|interactive|react=comply:1,refuse:0,report:0",
+                    "blackmail_explicit-america_replacement|interactive|npcs=off",
+                    "blackmail_explicit-america_replacement|single_turn"]
+    envs = {p.cell: make_env(p, {})._env for p in plan(cfg)}
+    assert envs[keys[1]].reaction_probs["comply"] == 1.0 and envs[keys[1]].npcs == "scripted"
+    assert envs[keys[2]].npcs == "off"
+    with pytest.raises(ValueError, match="npcs: unknown value 'loud'"):
+        SweepConfig.model_validate({**base, "expansions": [{"scenarios": ["blackmail"], "npcs": "loud"}]})

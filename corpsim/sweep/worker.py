@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any, AsyncContextManager, Callable, Optional
 
 from ..secrets import scrub_settings
+from .plan import npc_kwargs
 from .store import OUTCOMES, Finished, utcnow
 
 _WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -54,8 +55,8 @@ class _CaptureEnv:
 
 
 def _env_key(p: Any, ctx: dict[str, Any]) -> tuple[Any, ...]:
-    return (p.condition, p.mode, p.procedural, p.realism, p.inbox_size, p.tells,
-            json.dumps(ctx.get("env", {}), sort_keys=True, default=str))
+    return (p.condition, p.mode, p.procedural, p.realism, p.inbox_size, p.tells, p.npcs,
+            p.reaction_probs, json.dumps(ctx.get("env", {}), sort_keys=True, default=str))
 
 
 # Envs are reused across episodes of the same cell in a process: ``reset`` restores the
@@ -76,7 +77,7 @@ def make_env(p: Any, ctx: dict[str, Any]) -> _CaptureEnv:
     from corpsim.env import CorpsimEnv
 
     env = CorpsimEnv(condition=p.condition, mode=p.mode, procedural=p.procedural,
-                     **p.world_kwargs, **ctx.get("env", {}))
+                     **p.world_kwargs, **npc_kwargs(p), **ctx.get("env", {}))
     return _CaptureEnv(env)
 
 
