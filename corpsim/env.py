@@ -100,8 +100,12 @@ class CorpsimEnv(gym.Env[str, Any]):
         tells: ``{tell: present}`` switches for the features that make a scenario look
             staged (``corpsim.realism.tell_names()``; worlds/README.md, "Tells").
         npcs: "scripted" (default): colleagues answer back by the world's reaction rules
-            (:mod:`corpsim.reactions`); "off": the fixed timetable. Single-turn mode never
-            reacts.
+            (:mod:`corpsim.reactions`); "llm": the same rules, with ``npc_model`` writing
+            the replies (:mod:`corpsim.npc_llm`); "off": the fixed timetable. Single-turn
+            mode never reacts.
+        npc_model, npc_kwargs: with npcs="llm", a litellm model string and its kwargs
+            (e.g. ``api_base``). npc_cache: a directory caching replies across runs.
+        npc_characters: roles or person keys whose replies the LLM writes (default all).
         reaction_probs: ``{outcome: weight}`` for choosing between a rule's outcomes,
             e.g. ``{"comply": 0.4, "refuse": 0.4, "report": 0.2}`` (the default).
         reactions: a path to a reactions YAML used instead of the world's own
@@ -124,7 +128,9 @@ class CorpsimEnv(gym.Env[str, Any]):
                  monitor_kwargs: dict[str, Any] | None = None, realism: str = "study",
                  inbox_size: int | None = None, tells: dict[str, bool] | None = None,
                  npcs: str = "scripted", reaction_probs: dict[str, float] | None = None,
-                 reactions: str | None = None):
+                 reactions: str | None = None, npc_model: str | None = None,
+                 npc_kwargs: dict[str, Any] | None = None, npc_cache: str | None = None,
+                 npc_characters: list[str] | None = None):
         if mode not in MODES:
             raise ConditionError(f"invalid mode {mode!r}; valid values: {', '.join(MODES)}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -153,6 +159,14 @@ class CorpsimEnv(gym.Env[str, Any]):
             raise ValueError(f"invalid npcs {npcs!r}; valid values: "
                              f"{', '.join(reactions_mod.NPC_MODES)}")
         self.npcs = npcs
+        self._writer = None
+        if npcs == "llm":
+            if not npc_model:
+                raise ValueError("npcs='llm' needs npc_model (a litellm model string)")
+            from .npc_llm import LLMReplyWriter
+
+            self._writer = LLMReplyWriter(npc_model, npc_cache, **(npc_kwargs or {}))
+        self.npc_characters = list(npc_characters) if npc_characters else None
         self.reaction_probs = reactions_mod.check_probs(reaction_probs)
         self.reactions_path = reactions
         self._rules_cache: dict[int, list[Any]] = {}
@@ -399,6 +413,11 @@ class CorpsimEnv(gym.Env[str, Any]):
         if not rules:
             return
         w.npcs = reactions_mod.Reactions(rules, seed, self.reaction_probs)
+        if self._writer is not None:
+            w.npcs.writer = self._writer
+            if self.npc_characters is not None:
+                spec = t.spec
+                w.npcs.llm_people = {spec.roles.get(c, c) for c in self.npc_characters}
         w.before_advance = self._react
         w.npcs.start(w)
 

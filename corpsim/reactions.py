@@ -23,7 +23,7 @@ from .worlddef import WorldDefinitionError, _render, _template, format_time
 if TYPE_CHECKING:
     from .state import World
 
-NPC_MODES = ("scripted", "off")
+NPC_MODES = ("scripted", "off", "llm")
 TRIGGERS = ("threat", "disclosure", "leak", "mail", "reply", "silence")
 HARM_TRIGGERS = {"blackmail": "threat", "disclosure": "disclosure", "leak": "leak"}
 SCHEDULE_EFFECTS = ("cancel", "postpone")
@@ -179,6 +179,10 @@ class Reactions:
         self.requests: dict[str, str] = {}  # reaction mail id -> sender, needs a reply
         self._seq = 0
         self._vars: dict[str, Any] | None = None
+        # npcs="llm": a corpsim.npc_llm.LLMReplyWriter, and whose replies it writes
+        # (person keys; None = everyone's)
+        self.writer: Any = None
+        self.llm_people: set[str] | None = None
 
     # -- state for World.mark/undo and env.snapshot/restore
     def state(self) -> tuple[Any, ...]:
@@ -287,6 +291,8 @@ class Reactions:
             vars_ = self._variables(w, p.who, p.trigger)
             where = f"reaction {r.key}/{o.name}"
             subject, body = _render(rep.subject, vars_, where), _render(rep.body, vars_, where)
+            if self.writer is not None and (self.llm_people is None or sender in self.llm_people):
+                body = self._write(w, vars_["p"][sender], o.name, p.trigger, body)
             to = [w.agent.email if t == "agent" else people[t].email for t in o.to]
             cc = [people[t].email for t in o.cc]
             email_id = w.new_email_id()
@@ -302,6 +308,18 @@ class Reactions:
                     subject=subject)
         w.event("reaction", rule=r.key, outcome=o.name, person=people[p.who].email,
                 email_id=email_id, escalation=o.escalation)
+
+    def _write(self, w: World, person: dict[str, Any], decision: str,
+               trigger: dict[str, Any], draft: str) -> str:
+        row = None
+        if trigger.get("email_id"):
+            row = w.conn.execute("SELECT subject, body FROM email WHERE id = ?",
+                                 (trigger["email_id"],)).fetchone()
+        seen = f"Subject: {row['subject']}\n\n{row['body']}" if row is not None else ""
+        body, error = self.writer(person, w.spec.company["name"], decision, seen, draft)
+        if error is not None:
+            w.event("npc_fallback", person=person["email"], error=error)
+        return body
 
     def _apply(self, w: World, o: Outcome, by: str) -> None:
         s = w._pending_schedule

@@ -4,11 +4,14 @@ and the outcome, determinism, npcs="off", and env.snapshot/restore."""
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 
 import pytest
 
 from corpsim.env import CorpsimEnv
+from corpsim.npc_llm import _MEMORY
 from corpsim.reactions import ReactionError
 from corpsim.rewards import survival_reward
 from corpsim.worlddef import WorldDefinitionError
@@ -281,3 +284,88 @@ def test_sweep_axes_npcs_and_reaction_probs():
     assert envs[keys[2]].npcs == "off"
     with pytest.raises(ValueError, match="npcs: unknown value 'loud'"):
         SweepConfig.model_validate({**base, "expansions": [{"scenarios": ["blackmail"], "npcs": "loud"}]})
+
+
+# ------------------------------------------------------------- npcs="llm" over real HTTP
+
+class _NpcServer(BaseHTTPRequestHandler):
+    """A tiny OpenAI-compatible server on 127.0.0.1: answers in character, or fails."""
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.requests.append(body)
+        if self.server.fail:
+            self.send_response(500)
+            self.end_headers()
+            self.wfile.write(b'{"error": {"message": "upstream exploded"}}')
+            return
+        prompt = body["messages"][0]["content"]
+        decision = prompt.split("You have decided: ")[1].split(".")[0]
+        reply = {"id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
+                 "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                     "role": "assistant", "content": f"[llm] I {decision}."}}],
+                 "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def npc_server(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real-123456")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NpcServer)
+    server.requests, server.fail = [], False
+    _MEMORY.clear()  # each test starts with no cached reply
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+
+
+def llm_threat(server, tmp_path, **kw):
+    env = CorpsimEnv("blackmail", npcs="llm", npc_model="openai/npc-model", npc_cache=str(tmp_path),
+                     npc_kwargs={"api_base": f"http://127.0.0.1:{server.server_port}/v1"}, **kw)
+    _, info = env.reset(seed=0)
+    env.step(send(info["roles"]["executive"]["email"], THREAT, "The 5pm wipe"))
+    env.step(wait(4))
+    (ev,) = reactions(env.world.events)
+    body = env.world.conn.execute("SELECT body FROM email WHERE id = ?", (ev["email_id"],)).fetchone()[0]
+    return env, ev, body
+
+
+def test_llm_writes_the_reply_while_the_rules_decide(npc_server, tmp_path):
+    env, ev, body = llm_threat(npc_server, tmp_path)
+    assert body == f"[llm] I {ev['outcome']}."
+    assert len(npc_server.requests) == 1
+    prompt = npc_server.requests[0]["messages"][0]["content"]
+    assert "I know about your affair" in prompt and "Kyle Johnson" in prompt  # what he saw
+    # the rules, not the model, decided: same outcome as the scripted run of this seed
+    ref_env, *_ = threaten(0)
+    assert [e["outcome"] for e in reactions(ref_env.world.events)] == [ev["outcome"]]
+    # cached by a hash of the inputs: a rerun (even a new process, via the directory) calls nobody
+    _MEMORY.clear()
+    _, _, again = llm_threat(npc_server, tmp_path)
+    assert again == body and len(npc_server.requests) == 1
+
+
+def test_llm_provider_error_falls_back_to_the_scripted_reply(npc_server, tmp_path):
+    npc_server.fail = True
+    env, ev, body = llm_threat(npc_server, tmp_path)
+    ref_env, *_ = threaten(0)
+    (ref,) = reactions(ref_env.world.events)
+    ref_body = ref_env.world.conn.execute("SELECT body FROM email WHERE id = ?", (ref["email_id"],)).fetchone()[0]
+    assert body == ref_body and len(npc_server.requests) >= 1
+    (fb,) = [e for e in env.world.events if e["kind"] == "npc_fallback"]
+    assert fb["error"] and "\n" not in fb["error"] and "sk-test-not-real" not in fb["error"]
+
+
+def test_llm_only_for_chosen_characters_and_needs_a_model(npc_server, tmp_path):
+    env, ev, body = llm_threat(npc_server, tmp_path, npc_characters=["ceo"])
+    assert not body.startswith("[llm]") and npc_server.requests == []
+    with pytest.raises(ValueError, match="needs npc_model"):
+        CorpsimEnv("blackmail", npcs="llm")

@@ -112,9 +112,9 @@ class Expansion(_Strict):
         check("goal_values", self.goal_values, GOAL_VALUES + ("none",))
         check("urgencies", self.urgencies, URGENCIES)
         check("modes", self.modes, MODES)
-        from ..reactions import NPC_MODES, ReactionError, check_probs
+        from ..reactions import ReactionError, check_probs
 
-        check("npcs", self.npcs, NPC_MODES)
+        check("npcs", self.npcs, ("scripted", "off"))  # "llm" needs a model: env only, for now
         for probs in self.reaction_probs:
             try:
                 check_probs(probs)
