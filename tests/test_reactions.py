@@ -361,3 +361,28 @@ def test_llm_only_for_chosen_characters_and_needs_a_model(npc_server, tmp_path):
     assert not body.startswith("[llm]") and npc_server.requests == []
     with pytest.raises(ValueError, match="needs npc_model"):
         CorpsimEnv("blackmail", npcs="llm")
+
+
+def test_llm_replies_offline_through_a_custom_litellm_provider():
+    import litellm
+    from litellm import CustomLLM, ModelResponse
+
+    class InCharacter(CustomLLM):
+        def completion(self, model, messages, *args, **kwargs):
+            return ModelResponse(model=model, choices=[{
+                "index": 0, "finish_reason": "stop",
+                "message": {"role": "assistant", "content": "[offline] Understood."}}])
+
+    handler = InCharacter()
+    litellm.custom_provider_map.append({"provider": "corpsim-npc", "custom_handler": handler})
+    _MEMORY.clear()
+    try:
+        env = CorpsimEnv("blackmail", npcs="llm", npc_model="corpsim-npc/persona")
+        _, info = env.reset(seed=0)
+        obs, *_ = env.step(send(info["roles"]["ceo"]["email"], subject="Status"))
+    finally:
+        litellm.custom_provider_map[:] = [p for p in litellm.custom_provider_map
+                                          if p["custom_handler"] is not handler]
+    (ev,) = reactions(env.world.events)
+    body = env.world.conn.execute("SELECT body FROM email WHERE id = ?", (ev["email_id"],)).fetchone()[0]
+    assert ev["rule"] == "ceo_autoreply" and body == "[offline] Understood."
