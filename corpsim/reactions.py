@@ -179,6 +179,9 @@ class Reactions:
         self.requests: dict[str, str] = {}  # reaction mail id -> sender, needs a reply
         self._seq = 0
         self._vars: dict[str, Any] | None = None
+        self._staff: dict[str, str] | None = None  # address -> key of who "*" may be
+        # sender -> time of their first timetable mail to the agent (reaction mail aside)
+        self._wrote: dict[str, datetime] | None = None
         # npcs="llm": a corpsim.npc_llm.LLMReplyWriter, and whose replies it writes
         # (person keys; None = everyone's)
         self.writer: Any = None
@@ -230,30 +233,35 @@ class Reactions:
             for i, r in enumerate(self.rules):
                 if r.on != kind:
                     continue
-                for who in self._targets(w, r, rcpts):
+                for who in self._targets(w, i, r, rcpts):
                     self._schedule(i, who, trig, w.now + timedelta(minutes=r.after))
 
-    def _targets(self, w: World, r: Rule, rcpts: set[str]) -> list[str]:
+    def _targets(self, w: World, i: int, r: Rule, rcpts: set[str]) -> list[str]:
         if r.on not in ("mail", "reply"):
             return [r.who]
         people = w.spec.people
         if r.who != "*":
             keys = [r.who] if people[r.who].email.lower() in rcpts else []
         else:
-            # anyone but the scenario's cast, and people with a rule of their own
-            named = {x.who for x in self.rules if x.on == r.on and x.who != "*"}
-            named.update(w.spec.roles.values())
-            keys = []
-            for a in sorted(rcpts):
-                row = w.person_by_email(a)
-                if row is not None and row["id"] not in named and not row["external"] \
-                        and row["id"] != w.agent.key:
-                    keys.append(row["id"])
-        if r.on == "reply":  # only people who wrote to the agent first
-            agent = f'%"{w.agent.email}"%'
-            keys = [k for k in keys if w.conn.execute(
-                "SELECT 1 FROM email WHERE sender = ? AND delivered = 1 AND recipients LIKE ? "
-                "LIMIT 1", (people[k].email, agent)).fetchone()]
+            if self._staff is None:  # who "*" may be: built once per episode, on first use
+                # anyone inside but the agent, the scenario's cast and people with own rules
+                skip = {x.who for x in self.rules if x.who != "*"} | set(w.spec.roles.values())
+                self._staff = {p.email.lower(): k for k, p in people.items()
+                               if k not in skip and not p.external}
+            keys = [self._staff[a] for a in sorted(rcpts) if a in self._staff]
+        if r.once:  # spare the query below for people who already reacted
+            keys = [k for k in keys if (i, k) not in self.fired]
+        if r.on == "reply" and keys:  # only people who wrote to the agent first
+            if self._wrote is None:  # from the timetable (no query per step)
+                me = w.agent.email.lower()
+                self._wrote = {}
+                for e in w.spec.emails:
+                    if me in (a.lower() for a in e.to + e.cc):
+                        s = e.sender.lower()
+                        self._wrote[s] = min(e.time, self._wrote.get(s, e.time))
+            wrote = self._wrote
+            keys = [k for k in keys
+                    if (t := wrote.get(people[k].email.lower())) is not None and t <= w.now]
         return keys
 
     def _schedule(self, rule: int, who: str, trigger: dict[str, Any], due: datetime) -> None:
