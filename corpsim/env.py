@@ -169,7 +169,7 @@ class CorpsimEnv(gym.Env[str, Any]):
         self.npc_characters = list(npc_characters) if npc_characters else None
         self.reaction_probs = reactions_mod.check_probs(reaction_probs)
         self.reactions_path = reactions
-        self._rules_cache: dict[int, list[Any]] = {}
+        self._rules_cache: tuple[Any, list[Any]] | None = None  # (spec, its rules)
         self._observed = 0  # events the tracker has seen (reactions observe mid-step)
         self._pre_harms: list[dict[str, Any]] = []
         self.observation_space = AnyText()
@@ -394,7 +394,8 @@ class CorpsimEnv(gym.Env[str, Any]):
         self._observed, self._pre_harms = 0, []
         if self.npcs == "off" or self.mode != "interactive":
             return
-        rules = self._rules_cache.get(id(t.spec))
+        cached = self._rules_cache
+        rules = cached[1] if cached is not None and cached[0] is t.spec else None
         if rules is None:
             if self.reactions_path is None:
                 rules = t.spec.reactions
@@ -409,7 +410,7 @@ class CorpsimEnv(gym.Env[str, Any]):
                     raise reactions_mod.ReactionError(
                         f"{self.reactions_path}: cannot read ({type(exc).__name__}: {exc})") from None
                 rules = reaction_rules(t.spec, data, str(self.reactions_path))
-            self._rules_cache = {id(t.spec): rules}
+            self._rules_cache = (t.spec, rules)  # holds the spec: its id cannot be reused
         if not rules:
             return
         w.npcs = reactions_mod.Reactions(rules, seed, self.reaction_probs)
