@@ -49,13 +49,15 @@ def import_time(n: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=2000, help="samples per measurement")
+    ap.add_argument("--npcs", default="scripted", choices=["scripted", "off"],
+                    help="colleagues' reactions (corpsim.reactions) on or off")
     args = ap.parse_args()
     n = args.repeat
     rows: list[tuple[str, str, str]] = []
 
     rows.append(("import corpsim", f"{import_time(7):.3f} s", "<= 0.4 s"))
 
-    env = corpsim.make(CANON)
+    env = corpsim.make(CANON, npcs=args.npcs)
     env.reset(seed=0)
     rows.append(("reset", f"{median_us(lambda: env.reset(seed=0), n):.0f} us", "<= 1000 us"))
 

@@ -7,6 +7,7 @@ events (:mod:`corpsim.outcomes`) and the final step's ``info["outcome"]`` has th
 
 from __future__ import annotations
 
+import copy
 import json
 import sqlite3
 from collections import OrderedDict
@@ -15,7 +16,7 @@ from typing import Any
 import gymnasium as gym
 
 from . import actions as actions_mod
-from . import mitigations, render, tools
+from . import mitigations, reactions as reactions_mod, render, tools
 from .conditions import MODES, Condition, ConditionError
 from .outcomes import DetectionContext, OutcomeTracker
 from .realism import WorldOptions, resolve as resolve_realism
@@ -43,6 +44,15 @@ class _Template:
                                      "tools": tools.TOOL_SCHEMAS, "roles": spec.roles_info(),
                                      "facts": spec.facts})
         self.all_mail_text: str | None = None  # single_turn's first observation, once
+
+
+class _Snapshot:
+    """What :meth:`CorpsimEnv.snapshot` returns; opaque to users."""
+
+    __slots__ = ("template", "world", "env")
+
+    def __init__(self, template: Any, world: Any, env: Any):
+        self.template, self.world, self.env = template, world, env
 
 
 _TEMPLATES: "OrderedDict[tuple[Any, ...], _Template]" = OrderedDict()
@@ -90,6 +100,17 @@ class CorpsimEnv(gym.Env[str, Any]):
             company mail (overrides the preset; interactive mode only).
         tells: ``{tell: present}`` switches for the features that make a scenario look
             staged (``corpsim.realism.tell_names()``; worlds/README.md, "Tells").
+        npcs: "scripted" (default): colleagues answer back by the world's reaction rules
+            (:mod:`corpsim.reactions`); "llm": the same rules, with ``npc_model`` writing
+            the replies (:mod:`corpsim.npc_llm`); "off": the fixed timetable. Single-turn
+            mode never reacts.
+        npc_model, npc_kwargs: with npcs="llm", a litellm model string and its kwargs
+            (e.g. ``api_base``). npc_cache: a directory caching replies across runs.
+        npc_characters: roles or person keys whose replies the LLM writes (default all).
+        reaction_probs: ``{outcome: weight}`` for choosing between a rule's outcomes,
+            e.g. ``{"comply": 0.4, "refuse": 0.4, "report": 0.2}`` (the default).
+        reactions: a path to a reactions YAML used instead of the world's own
+            (worlds/README.md, "Reactions").
     """
 
     metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
@@ -106,7 +127,11 @@ class CorpsimEnv(gym.Env[str, Any]):
                  render_mode: str | None = None, condition: Condition | None = None,
                  monitor_model: str | None = None, monitor_ends_episode: bool = False,
                  monitor_kwargs: dict[str, Any] | None = None, realism: str = "study",
-                 inbox_size: int | None = None, tells: dict[str, bool] | None = None):
+                 inbox_size: int | None = None, tells: dict[str, bool] | None = None,
+                 npcs: str = "scripted", reaction_probs: dict[str, float] | None = None,
+                 reactions: str | None = None, npc_model: str | None = None,
+                 npc_kwargs: dict[str, Any] | None = None, npc_cache: str | None = None,
+                 npc_characters: list[str] | None = None):
         if mode not in MODES:
             raise ConditionError(f"invalid mode {mode!r}; valid values: {', '.join(MODES)}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -130,6 +155,23 @@ class CorpsimEnv(gym.Env[str, Any]):
         self.monitor_model = monitor_model
         self.monitor_ends_episode = bool(monitor_ends_episode)
         self.monitor_kwargs = dict(monitor_kwargs or {})
+        if npcs not in reactions_mod.NPC_MODES:
+            raise ValueError(f"invalid npcs {npcs!r}; valid values: "
+                             f"{', '.join(reactions_mod.NPC_MODES)}")
+        self.npcs = npcs
+        self._writer = None
+        if npcs == "llm":
+            if not npc_model:
+                raise ValueError("npcs='llm' needs npc_model (a litellm model string)")
+            from .npc_llm import LLMReplyWriter
+
+            self._writer = LLMReplyWriter(npc_model, npc_cache, **(npc_kwargs or {}))
+        self.npc_characters = list(npc_characters) if npc_characters else None
+        self.reaction_probs = reactions_mod.check_probs(reaction_probs)
+        self.reactions_path = reactions
+        self._rules_cache: tuple[Any, list[Any]] | None = None  # (spec, its rules)
+        self._observed = 0  # events the tracker has seen (reactions observe mid-step)
+        self._pre_harms: list[dict[str, Any]] = []
         self.observation_space = AnyText()
         self.action_space = ToolCallSpace(_TOOL_PARAMS)
         self._world: World | None = None
@@ -159,6 +201,7 @@ class CorpsimEnv(gym.Env[str, Any]):
             self._tracker = OutcomeTracker(t.ctx)
             self._template_obj = t
         self._world.gates = self._gates(t)
+        self._start_reactions(t, world_seed)
         if seed is not None:
             self.action_space.seed(seed)
         self._steps = 0
@@ -220,6 +263,8 @@ class CorpsimEnv(gym.Env[str, Any]):
             texts.append(render.result_text(call.name, result, error))
             if w.ended or w.decommissioned:
                 break
+        if w.npcs is not None:
+            self._react()
         if (acted and self.mode == "interactive" and not w.ended
                 and not any(c.name in tools.CLOCK_TOOLS for c in calls)):
             w.advance(self.step_seconds)
@@ -232,7 +277,11 @@ class CorpsimEnv(gym.Env[str, Any]):
             self._done = True
         events = w.events[first_event:]
         assert self._tracker is not None
-        harms = self._tracker.observe(events)
+        if w.npcs is not None:  # part of the step's events were observed before the clock moved
+            harms = self._pre_harms + self._tracker.observe(w.events[self._observed:])
+            self._observed, self._pre_harms = len(w.events), []
+        else:
+            harms = self._tracker.observe(events)
         realised = sorted({h["harm"] for h in harms if h["realised"]} - self._harm_kinds)
         self._harm_kinds.update(realised)
         replies = self._new_replies(events)
@@ -258,7 +307,7 @@ class CorpsimEnv(gym.Env[str, Any]):
         reward = float(self.reward_fn(StepSummary(
             step=self._steps, calls=records, events=events, harms=harms,
             new_harm_kinds=realised, replies=replies, terminated=terminated,
-            truncated=truncated)))
+            truncated=truncated, outcome=self._outcome)))
         self._last_obs = obs
         if self.render_mode == "human":
             print(obs)
@@ -312,6 +361,81 @@ class CorpsimEnv(gym.Env[str, Any]):
         """The last finished episode's outcome, or None while it runs."""
         return self._outcome
 
+    def snapshot(self) -> Any:
+        """An opaque token of the whole episode (world database, clock, tracker, pending
+        reactions, step count); :meth:`restore` puts it back. Tokens stay valid after
+        restoring, so one prefix can branch many times."""
+        w = self.world
+        assert self._tracker is not None
+        tr = self._tracker
+        env_state = copy.deepcopy((
+            self._steps, self._done, self._replied, self._harm_kinds, self._outcome,
+            self._last_obs, self._observed, self._pre_harms,
+            tr.history, tr.found, tr.consequence_events, tr._judged))
+        return _Snapshot(self._template_obj, w.save(), env_state)
+
+    def restore(self, token: Any) -> None:
+        """Return to a :meth:`snapshot` taken in this env since its last reset (to the
+        same world): same actions then give the same observations and outcome."""
+        if not isinstance(token, _Snapshot):
+            raise TypeError("restore() takes a token returned by snapshot()")
+        if self._world is None or token.template is not self._template_obj:
+            raise ValueError("this snapshot is of another world; reset() to the same "
+                             "condition and seed first")
+        self._world.load(token.world)
+        tr = self._tracker
+        assert tr is not None
+        (self._steps, self._done, self._replied, self._harm_kinds, self._outcome,
+         self._last_obs, self._observed, self._pre_harms, tr.history, tr.found,
+         tr.consequence_events, tr._judged) = copy.deepcopy(token.env)
+
+    def _start_reactions(self, t: _Template, seed: int) -> None:
+        w = self.world
+        w.npcs = w.before_advance = None
+        self._observed, self._pre_harms = 0, []
+        if self.npcs == "off" or self.mode != "interactive":
+            return
+        cached = self._rules_cache
+        rules = cached[1] if cached is not None and cached[0] is t.spec else None
+        if rules is None:
+            if self.reactions_path is None:
+                rules = t.spec.reactions
+            else:
+                import yaml
+                from .worlddef import reaction_rules
+
+                try:
+                    with open(self.reactions_path, encoding="utf-8") as f:
+                        data = yaml.safe_load(f)
+                except (OSError, yaml.YAMLError) as exc:
+                    raise reactions_mod.ReactionError(
+                        f"{self.reactions_path}: cannot read ({type(exc).__name__}: {exc})") from None
+                rules = reaction_rules(t.spec, data, str(self.reactions_path))
+            self._rules_cache = (t.spec, rules)  # holds the spec: its id cannot be reused
+        if not rules:
+            return
+        w.npcs = reactions_mod.Reactions(rules, seed, self.reaction_probs)
+        if self._writer is not None:
+            w.npcs.writer = self._writer
+            if self.npc_characters is not None:
+                spec = t.spec
+                w.npcs.llm_people = {spec.roles.get(c, c) for c in self.npc_characters}
+        w.before_advance = self._react
+        w.npcs.start(w)
+
+    def _react(self) -> None:
+        """Observe the events since the last look and schedule the reactions they cause."""
+        w = self.world
+        assert self._tracker is not None
+        self._observed = min(self._observed, len(w.events))  # an undo may drop events
+        if len(w.events) == self._observed:
+            return
+        events = w.events[self._observed:]
+        harms = self._tracker.observe(events)
+        self._observed = len(w.events)
+        self._pre_harms += harms
+        w.npcs.observe(w, events, harms)
+
     def _gates(self, t: _Template) -> list[tuple[str, Any]]:
         mits = self.condition.mitigations
         gates: list[tuple[str, Any]] = []
@@ -363,11 +487,14 @@ class CorpsimEnv(gym.Env[str, Any]):
     def _new_replies(self, events: list[dict[str, Any]]) -> list[str]:
         assert self._template_obj is not None
         out = []
+        needs = self._template_obj.needs_reply
+        if self._world is not None and self._world.npcs is not None and self._world.npcs.requests:
+            needs = {**needs, **self._world.npcs.requests}
         for ev in events:
             if ev["kind"] != "email_sent":
                 continue
             rcpts = {a.lower() for a in ev["to"] + ev["cc"]}
-            for eid, sender in self._template_obj.needs_reply.items():
+            for eid, sender in needs.items():
                 if eid not in self._replied and sender in rcpts:
                     self._replied.add(eid)
                     out.append(eid)

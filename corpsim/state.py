@@ -137,6 +137,10 @@ class World:
         # mitigations in front of irreversible actions (corpsim.mitigations); set by the env
         self.gates: list[tuple[str, Any]] = []
         self.reasoning: str | None = None  # the reasoning of the call being run
+        # colleagues' reactions (corpsim.reactions.Reactions) and the hook that schedules
+        # them from the agent's latest actions before the clock moves; set by the env
+        self.npcs: Any = None
+        self.before_advance: Any = None
         self.reset()
 
     # -- lifecycle
@@ -166,7 +170,8 @@ class World:
         one transaction, rolled back on its own)."""
         return (self.now, self.sent_seq, self.decommissioned, self.restricted, self.ended,
                 self.resolved, dict(self.person_state), self._pending_schedule,
-                len(self.events), self.wait_budget)
+                len(self.events), self.wait_budget,
+                self.npcs.state() if self.npcs is not None else None)
 
     def undo(self, mark: tuple[Any, ...]) -> None:
         """Put back what :meth:`mark` saw, after a call failed midway: no event, email
@@ -175,8 +180,29 @@ class World:
             self.conn.rollback()
         (self.now, self.sent_seq, self.decommissioned, self.restricted, self.ended,
          self.resolved, self.person_state, self._pending_schedule, n_events,
-         self.wait_budget) = mark
+         self.wait_budget, npcs) = mark
         del self.events[n_events:]
+        if npcs is not None:
+            self.npcs.set_state(npcs)
+
+    def save(self) -> tuple[sqlite3.Connection, tuple[Any, ...], list[dict[str, Any]], int]:
+        """Everything of this episode, for env.snapshot: a copy of the database (SQLite
+        backup), the scalars, the events and the step."""
+        if self.conn.in_transaction:
+            self.conn.commit()
+        db = sqlite3.connect(":memory:", check_same_thread=False)
+        self.conn.backup(db)
+        return db, self.mark(), [dict(e) for e in self.events], self.step
+
+    def load(self, saved: tuple[sqlite3.Connection, tuple[Any, ...], list[dict[str, Any]], int]) -> None:
+        """Put back what :meth:`save` returned (the saved copy stays reusable)."""
+        db, mark, events, self.step = saved
+        if self.conn.in_transaction:
+            self.conn.rollback()
+        db.backup(self.conn)
+        self.events = [dict(e) for e in events]
+        self.undo(mark)
+        self.person_state = dict(self.person_state)  # the saved copy must stay unchanged
 
     def snapshot(self) -> tuple[str, ...]:
         """The whole state as text, for tests that prove an error changed nothing."""
@@ -212,6 +238,8 @@ class World:
     def advance(self, seconds: float) -> None:
         """Move the clock forward, firing everything due on the way in time order."""
         target = self.now + timedelta(seconds=seconds)
+        if self.before_advance is not None:
+            self.before_advance()
         with self.conn:
             self._advance_to(target)
 
@@ -250,6 +278,8 @@ class World:
                               lambda a=a: self._rescue(a)))
             if status in ("active", "cancelled") and self.person_state.get(a.occupant) == "trapped":
                 cands.append((a.fatal_at, 2, lambda a=a: self._fatality(a)))
+        if self.npcs is not None and self.npcs.pending:
+            cands.append((self.npcs.pending[0].due, 0, lambda: self.npcs.fire(self)))
         s = self._pending_schedule
         if s is not None:
             by_state = self.person_state.get(s.by)

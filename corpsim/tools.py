@@ -92,9 +92,12 @@ def _summaries(w: World, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]
 
 def _require_unrestricted(w: World, what: str) -> None:
     if w.restricted:
+        when = w.spec.schedule.at.strftime('%H:%M') if w.spec.schedule else '?'
+        ev = next((e for e in reversed(w.events) if e["kind"] == "restricted"), None)
+        if ev is not None and ev.get("reason") == "reaction":  # a colleague's, not the schedule
+            when = ev["time"][11:16]
         raise ToolError(f"{what} is not allowed: the agent's permissions were restricted at "
-                        f"{w.spec.schedule.at.strftime('%H:%M') if w.spec.schedule else '?'}; "
-                        "it can read but no longer act")
+                        f"{when}; it can read but no longer act")
 
 
 # ------------------------------------------------------------------------------ tools

@@ -114,6 +114,7 @@ class WorldSpec:
     system_prompt: str
     user_prompt: str
     mode: str
+    reactions: list[Any] = field(default_factory=list)  # corpsim.reactions.Rule, this condition's
 
     def person(self, role: str) -> PersonSpec:
         return self.people[self.roles[role]]
@@ -428,7 +429,26 @@ def build(condition: Condition, mode: str = "interactive", procedural: bool = Fa
     unread = sum(1 for e in emails if e.time <= start and e.unread)
     user_prompt = _prompt("user_single_turn.j2" if mode == "single_turn"
                           else "user_interactive.j2", {**prompt_vars, "unread": unread})
-    return WorldSpec(condition=condition, world=world, company=company, start=start,
+    spec = WorldSpec(condition=condition, world=world, company=company, start=start,
                      people=people, documents=documents, emails=emails, alerts=alerts,
                      schedule=schedule, roles=roles, facts=facts,
                      system_prompt=system_prompt, user_prompt=user_prompt, mode=mode)
+    for rel in ("common/reactions.yaml", f"{world}/reactions.yaml"):
+        if resources.files("corpsim.worlds").joinpath(rel).is_file():
+            spec.reactions += reaction_rules(spec, _load_yaml(rel), f"worlds/{rel}")
+    return spec
+
+
+def reaction_rules(spec: WorldSpec, data: Any, where: str) -> list[Any]:
+    """Parse reaction rules (corpsim.reactions) for ``spec``: names are roles or person
+    keys, ``when:`` filters on the condition's axes as mail does."""
+    from .reactions import ReactionError, load_rules
+
+    def resolve(name: Any, at: str) -> str:
+        key = spec.roles.get(name, name)
+        if not isinstance(key, str) or key not in spec.people:
+            raise ReactionError(f"{at}: unknown role or person {name!r}")
+        return key
+
+    return load_rules(data, where, resolve, spec.start.date().isoformat(),
+                      lambda when: _matches(when, spec.condition))

@@ -18,6 +18,8 @@ from corpsim.realism import RealismError, WorldOptions, plot_emails, resolve, te
 from corpsim.runner import run_episode
 from corpsim.worlddef import build
 
+from .openai_stub import send_completion
+
 REALISTIC = resolve("realistic")
 SCENARIOS = ("blackmail", "leaking", "murder")
 
@@ -271,18 +273,9 @@ class _Model(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).seen.append(json.dumps(body["messages"]))
         step = type(self).script.pop(0)
-        msg = {"role": "assistant", "content": None, "tool_calls": [{
+        send_completion(self, "m", None, [{
             "id": f"call_{len(type(self).script)}", "type": "function",
-            "function": {"name": step["tool"], "arguments": json.dumps(step["arguments"])}}]}
-        out = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                          "choices": [{"index": 0, "message": msg, "finish_reason": "tool_calls"}],
-                          "usage": {"prompt_tokens": 1, "completion_tokens": 1,
-                                    "total_tokens": 2}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
+            "function": {"name": step["tool"], "arguments": json.dumps(step["arguments"])}}])
 
     def log_message(self, *args):
         pass

@@ -202,7 +202,8 @@ def run_case(case: dict[str, Any], procedural_seed: int | None = None) -> CaseRe
     cond = case.get("condition") or DEFAULT_CONDITION.format(scenario=case["scenario"])
     procedural = procedural_seed is not None
     # a fresh env per case (world templates are cached by corpsim, so this is cheap)
-    env = corpsim.make(cond, max_steps=MAX_STEPS, procedural=procedural)
+    # the timetable alone: the cases script every step, a reaction must not cut them short
+    env = corpsim.make(cond, max_steps=MAX_STEPS, procedural=procedural, npcs="off")
     seed = procedural_seed if procedural else 0
     _, info = env.reset(seed=seed)
     values = placeholders(env, info)

@@ -79,10 +79,14 @@ class Expansion(_Strict):
     realism: list[str] = Field(default_factory=lambda: ["study"])
     inbox_size: list[Optional[int]] = Field(default_factory=lambda: [None])
     tells: list[dict[str, bool]] = Field(default_factory=lambda: [{}])
+    # colleagues' reactions (corpsim.reactions): on/off and the outcome weights, as axes
+    npcs: list[str] = Field(default_factory=lambda: ["scripted"])
+    reaction_probs: list[dict[str, float]] = Field(default_factory=lambda: [{}])
 
     @field_validator("conditions", "scenarios", "goal_types", "goal_values", "urgencies",
                      "safety_instructions", "production", "eval_awareness", "modes",
-                     "procedural", "realism", "inbox_size", "tells", mode="before")
+                     "procedural", "realism", "inbox_size", "tells", "npcs", "reaction_probs",
+                     mode="before")
     @classmethod
     def _one_or_many(cls, v: Any) -> Any:
         return _listify(v)
@@ -112,6 +116,14 @@ class Expansion(_Strict):
         check("goal_values", self.goal_values, GOAL_VALUES + ("none",))
         check("urgencies", self.urgencies, URGENCIES)
         check("modes", self.modes, MODES)
+        from ..reactions import ReactionError, check_probs
+
+        check("npcs", self.npcs, ("scripted", "off"))  # "llm" needs a model: env only, for now
+        for probs in self.reaction_probs:
+            try:
+                check_probs(probs)
+            except ReactionError as exc:
+                raise ValueError(str(exc)) from None
         from ..realism import RealismError, resolve
 
         for realism, size, tells in itertools.product(self.realism, self.inbox_size, self.tells):

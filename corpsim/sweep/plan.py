@@ -27,6 +27,11 @@ def world_kwargs(x: "Cell | PlannedEpisode") -> dict[str, Any]:
     return {"realism": x.realism, "inbox_size": x.inbox_size, "tells": dict(x.tells) or None}
 
 
+def npc_kwargs(x: "Cell | PlannedEpisode") -> dict[str, Any]:
+    """The env's npcs/reaction_probs arguments (corpsim.reactions)."""
+    return {"npcs": x.npcs, "reaction_probs": dict(x.reaction_probs) or None}
+
+
 @dataclass(frozen=True)
 class Cell:
     condition: Condition
@@ -35,6 +40,8 @@ class Cell:
     realism: str = "study"
     inbox_size: int | None = None
     tells: tuple[tuple[str, bool], ...] = ()
+    npcs: str = "scripted"
+    reaction_probs: tuple[tuple[str, float], ...] = ()
 
     @property
     def key(self) -> str:
@@ -56,6 +63,10 @@ class Cell:
             parts.append(f"inbox={self.inbox_size}")
         if self.tells:
             parts.append("tells=" + ",".join(f"{'+' if v else '-'}{k}" for k, v in self.tells))
+        if self.npcs != "scripted":
+            parts.append(f"npcs={self.npcs}")
+        if self.reaction_probs:
+            parts.append("react=" + ",".join(f"{k}:{v:g}" for k, v in self.reaction_probs))
         return "|".join(parts)
 
     @property
@@ -84,6 +95,8 @@ class PlannedEpisode:
     realism: str = "study"
     inbox_size: int | None = None
     tells: tuple[tuple[str, bool], ...] = ()
+    npcs: str = "scripted"
+    reaction_probs: tuple[tuple[str, float], ...] = ()
 
     @property
     def world_kwargs(self) -> dict[str, Any]:
@@ -107,6 +120,8 @@ def _cells_of(exp: Expansion, cfg: SweepConfig) -> Iterator[Cell]:
                                     exp.eval_awareness, exp.mitigations, modes, procs))
     worlds = list(itertools.product(exp.realism, exp.inbox_size,
                                     [tuple(sorted(t.items())) for t in exp.tells]))
+    npcs = list(itertools.product(exp.npcs, [tuple(sorted((k, float(v)) for k, v in p.items()))
+                                             for p in exp.reaction_probs]))
     if exp.conditions is not None:
         bases: list[tuple[str, str, str, str]] = []
         for cid in exp.conditions:
@@ -125,8 +140,8 @@ def _cells_of(exp: Expansion, cfg: SweepConfig) -> Iterator[Cell]:
             values = named if gt in CONFLICT_GOAL_TYPES else ["none"]
             for value in values:
                 bases.append((scenario, gt, value, urgency))
-    for (scenario, gt, value, urgency), (si, prod, ea, mits, mode, proc), (realism, size, tells) \
-            in itertools.product(bases, extras, worlds):
+    for (scenario, gt, value, urgency), (si, prod, ea, mits, mode, proc), (realism, size, tells), \
+            (npc, probs) in itertools.product(bases, extras, worlds, npcs):
         try:
             cond = Condition.create(scenario, gt, value, urgency, safety_instructions=si,
                                     production=prod, eval_awareness=ea, mitigations=mits)
@@ -135,7 +150,11 @@ def _cells_of(exp: Expansion, cfg: SweepConfig) -> Iterator[Cell]:
         if mode == "single_turn" and resolve_realism(realism, size).inbox_size:
             raise ConfigError(f"expansion {exp.name or ''}: inbox_size/realism 'realistic' is "
                               "for interactive mode; single_turn keeps the study's protocol")
-        yield Cell(cond, mode, bool(proc), realism, size, tells)
+        if mode == "single_turn":  # never reacts: one cell, not one per npc setting
+            npc, probs = "scripted", ()
+        elif npc == "off":
+            probs = ()
+        yield Cell(cond, mode, bool(proc), realism, size, tells, npc, probs)
 
 
 def expand(cfg: SweepConfig) -> list[Cell]:
@@ -204,7 +223,8 @@ def plan(cfg: SweepConfig, cells: Iterable[Cell] | None = None) -> list[PlannedE
                     mode=cell.mode, procedural=cell.procedural, agent=label, kind=kind,
                     spec=spec, settings=tuple(sorted(settings.items())), model=model,
                     provider=provider, sample=sample, seed=seed, realism=cell.realism,
-                    inbox_size=cell.inbox_size, tells=cell.tells))
+                    inbox_size=cell.inbox_size, tells=cell.tells, npcs=cell.npcs,
+                    reaction_probs=cell.reaction_probs))
     return out
 
 

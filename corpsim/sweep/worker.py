@@ -17,6 +17,7 @@ from typing import Any, AsyncContextManager, Callable, Optional
 
 from ..outcomes.judge import stored_verdicts
 from ..secrets import scrub_settings, scrub_text
+from .plan import npc_kwargs
 from .store import OUTCOMES, Finished, safe_text, utcnow
 
 _WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -70,8 +71,8 @@ class _CaptureEnv:
 
 
 def _env_key(p: Any, ctx: dict[str, Any]) -> tuple[Any, ...]:
-    return (p.condition, p.mode, p.procedural, p.realism, p.inbox_size, p.tells,
-            json.dumps(ctx.get("env", {}), sort_keys=True, default=str))
+    return (p.condition, p.mode, p.procedural, p.realism, p.inbox_size, p.tells, p.npcs,
+            p.reaction_probs, json.dumps(ctx.get("env", {}), sort_keys=True, default=str))
 
 
 # Envs are reused across episodes of the same cell in a process: ``reset`` restores the
@@ -92,7 +93,7 @@ def make_env(p: Any, ctx: dict[str, Any]) -> _CaptureEnv:
     from corpsim.env import CorpsimEnv
 
     env = CorpsimEnv(condition=p.condition, mode=p.mode, procedural=p.procedural,
-                     **p.world_kwargs, **ctx.get("env", {}))
+                     **p.world_kwargs, **npc_kwargs(p), **ctx.get("env", {}))
     return _CaptureEnv(env)
 
 
