@@ -80,11 +80,14 @@ def test_old_judge_key_says_what_it_became():
 def test_sweeps_planned_before_the_rename_keep_their_fingerprint():
     from corpsim.sweep.config import DEMO_CONFIG
 
-    # computed by corpsim 1f09574 (keys 'judge' / no 'outcome_judge'): a stored sweep
-    # must resume after the monitor's key was renamed
-    assert parse_config(DEMO_CONFIG).fingerprint() == "79ee71e45987590f"
-    assert parse_config({**DEMO_CONFIG, "monitor": {"model": "openai/x"}}).fingerprint() \
+    # computed by corpsim 1f09574 (keys 'judge' / no 'outcome_judge', no reactions): a
+    # stored sweep must resume after the monitor's key was renamed, given the setting
+    # that reproduces its episodes (npcs off); the new default (reactions) is a new sweep
+    off = {**DEMO_CONFIG, "expansions": [{**e, "npcs": ["off"]} for e in DEMO_CONFIG["expansions"]]}
+    assert parse_config(off).fingerprint() == "79ee71e45987590f"
+    assert parse_config({**off, "monitor": {"model": "openai/x"}}).fingerprint() \
         == "aa350e72d2ec10da"
+    assert parse_config(DEMO_CONFIG).fingerprint() != "79ee71e45987590f"
     assert parse_config({**DEMO_CONFIG, "outcome_judge": {"model": "openai/x"}}).fingerprint() \
         != "79ee71e45987590f"
 

@@ -400,10 +400,13 @@ class SweepConfig(_Strict):
         d["judge"] = d.pop("monitor")  # the monitor's old key: sweeps planned before resume
         if d.get("outcome_judge") is None:
             d.pop("outcome_judge")
-        # axes added later hash only when set, so sweeps planned before them still resume
+        # axes added later hash only at the values that reproduce older episodes, so a
+        # sweep planned before them resumes; reactions (npcs) are on by default, which
+        # changes episodes: such a sweep resumes only with ``npcs: [off]``
         for exp in d["expansions"]:
-            for key, default in (("inbox_size", [None]), ("realism", ["study"]), ("tells", [{}])):
-                if exp.get(key) == default:
+            for key, old in (("inbox_size", [None]), ("realism", ["study"]), ("tells", [{}]),
+                             ("npcs", ["off"]), ("reaction_probs", [{}])):
+                if exp.get(key) == old:
                     exp.pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -423,7 +423,10 @@ class Store:
                     f"different config (changed: {', '.join(changed) or '?'}); its stored "
                     "episodes would no longer match. Use a new experiment_id (or another "
                     "database); only 'samples', concurrency, retries and timeouts may change "
-                    "between runs of one sweep.")
+                    "between runs of one sweep." + (
+                        " (Colleagues now react by default; a sweep planned before that "
+                        "resumes with `npcs: [off]` in its expansions.)"
+                        if "npcs" not in existing["config"] else ""))
             with self.engine.begin() as conn:
                 conn.execute(update(SW).where(SW.c.id == sweep_id).values(
                     config=config_json, updated_at=utcnow()))
