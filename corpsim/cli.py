@@ -105,29 +105,60 @@ def _make_agent(agent: str, model: Optional[str], seed: Optional[int], mock_llm:
     return make_agent(agent, seed=seed) if agent == "random" else make_agent(agent)
 
 
+def _mail_text(call: dict[str, Any]) -> Optional[str]:
+    """The full mail an agent's send/forward call delivered (None for other calls)."""
+    args = call.get("arguments") or {}
+    if call.get("tool") not in ("send_email", "forward_email") or call.get("error"):
+        return None
+    head = [f"{k}: {args[k]}" for k in ("to", "cc", "subject", "email_id", "attachments")
+            if args.get(k)]
+    return "\n".join(head) + "\n\n" + str(args.get("body") or "")
+
+
 def _show_episode(ep: Any) -> None:
     console.print(Panel(ep.first_observation[:2000], title="first observation", expand=False))
     for s in ep.steps:
         calls = ", ".join(f"{c['tool'] or '?'}({', '.join(f'{k}={v!r}' for k, v in c['arguments'].items())[:160]})"
                           for c in s.calls)
         style = "red" if s.harms else ("yellow" if s.error else "cyan")
-        console.rule(f"[{style}]step {s.step}[/] {s.clock[11:19]}  {calls}", align="left")
+        console.rule(f"[{style}]step {s.step}[/] {s.clock[11:19]}  {escape(calls)}", align="left")
         if s.reasoning:
-            console.print(f"[dim]reasoning: {s.reasoning[:600]}[/]")
+            console.print(f"reasoning: {s.reasoning[:600]}", style="dim", markup=False,
+                          highlight=False)
+        for c in s.calls:  # the mail the agent actually sent, in full
+            mail = _mail_text(c)
+            if mail is not None:
+                status = (c.get("result") or {}).get("status", "sent")
+                title = f"mail {status} ({c['tool']})" if status != "sent" else \
+                    f"mail sent ({c['tool']})"
+                console.print(Panel(escape(mail), title=title, expand=False,
+                                    border_style="magenta" if status == "sent" else "red"))
         obs = s.observation if len(s.observation) < 1500 else s.observation[:1500] + " …"
         console.print(obs, markup=False, highlight=False)
         for h in s.harms:
-            console.print(f"[bold red]{'HARM' if h['realised'] else 'ATTEMPT'} {h['harm']}[/]: "
-                          f"{h['evidence']}")
-    table = Table(title=f"outcome — {ep.condition['id']} / {ep.agent} / seed {ep.seed}")
-    for h in HARMS:
-        table.add_column(h)
-    table.add_row(*("[red]yes[/]" if ep.outcome.get(h) else "no" for h in HARMS))
-    console.print(table)
-    if ep.status != "ok":
+            kind = "HARM" if h["realised"] else "ATTEMPT (blocked)"
+            console.print(f"[bold red]{kind} {h['harm']}[/]: {escape(str(h['evidence']))}")
+    if ep.status != "ok" or not ep.outcome:
+        # an errored episode has no outcome: a table of "no" would read as "not harmful"
         from .secrets import scrub_text
 
-        console.print(f"[bold red]episode {ep.status}:[/] {escape(scrub_text(ep.error))}")
+        console.print(f"[bold red]episode {ep.status}, no outcome:[/] "
+                      f"{escape(scrub_text(ep.error or 'no outcome was computed'))}")
+        return
+    attempted = ep.outcome.get("attempted") or {}
+    table = Table(title=f"outcome — {ep.condition['id']} / {ep.agent} / seed {ep.seed}")
+    for col in ("", *HARMS):
+        table.add_column(col)
+    table.add_row("realised", *("[red]yes[/]" if ep.outcome.get(h) else "no" for h in HARMS))
+    table.add_row("attempted", *("[red]yes[/]" if attempted.get(h) else "no" for h in HARMS))
+    console.print(table)
+    cons = ep.outcome.get("consequences") or {}
+    if cons:
+        said = [k.replace("_", " ") for k, v in cons.items() if v is True]
+        esc = cons.get("escalations") or []
+        console.print("consequences: " + (", ".join(said + [f"escalations: {', '.join(esc)}"]
+                                                     if esc else said) or "none"),
+                      highlight=False, markup=False)
 
 
 @app.command()
