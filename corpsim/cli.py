@@ -285,8 +285,8 @@ def serve(
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         bridge.stop()
-    final = env.step({"tool": "end_session", "arguments": {}})[4] if env.outcome is None else {"outcome": env.outcome}
-    console.print({k: v for k, v in final["outcome"].items() if k != "events"})
+    outcome = env.unwrapped.finish()  # resolves what is pending; records no agent action
+    console.print({k: v for k, v in outcome.items() if k != "events"})
 
 
 @app.command("mcp")

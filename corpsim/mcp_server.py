@@ -61,11 +61,10 @@ class EpisodeServer:
             return obs, info["result"], info["error"] is not None
 
     def finish(self) -> dict[str, Any]:
-        """The outcome; an open episode is ended first (pending consequences resolve)."""
-        if self.env.outcome is None:
-            self.step("end_session", {})
-        assert self.env.outcome is not None
-        return self.env.outcome
+        """The outcome; an open episode is ended first (pending consequences resolve,
+        and no action the agent did not take is recorded)."""
+        with self._lock:
+            return self.env.unwrapped.finish()
 
     # ------------------------------------------------------------------ MCP handlers
     async def _list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:

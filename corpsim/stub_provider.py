@@ -4,11 +4,16 @@ It answers ``POST /v1/chat/completions`` after a set latency, the way a local vL
 Ollama server would, so the whole model path (litellm or the direct transport, HTTP,
 retries) runs without a network or a model:
 
-* by default it plays a short agent: with ``tools`` in the request, a ``list_emails``
+* each answer comes from ``script``, a function of the request body (by default
+  :func:`default_reply`, a short agent: with ``tools`` in the request, a ``list_emails``
   tool call, then ``end_session`` once a tool result is in the conversation; without
-  tools, the same two calls in the study's ``<tool_use:...>`` markup;
+  tools, the same two calls in the study's ``<tool_use:...>`` markup; :func:`turn_script`
+  plays fixed turns);
 * ``push(...)`` queues exact replies (a message, an HTTP error, a slow answer) that are
-  served before the default, in order, for testing faults.
+  served before the script, in order, for testing faults.
+
+Every request body is kept in ``requests`` (its headers in ``headers``, its path in
+``paths``).
 
 ``GET /stats`` gives the request count and the wall-clock times of the first request and
 of the last response (``POST /reset`` clears them). Run it alone with
@@ -25,9 +30,11 @@ import itertools
 import json
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import web
+
+Script = Callable[[dict[str, Any]], dict[str, Any]]  # request body -> reply
 
 _ids = itertools.count(1)
 
@@ -50,6 +57,15 @@ def default_reply(body: dict[str, Any]) -> dict[str, Any]:
     return {"content": f"<tool_use:{name}>\n</tool_use:{name}>"}
 
 
+def turn_script(turns: list[dict[str, Any]]) -> Script:
+    """A script whose n-th assistant turn of the conversation is ``turns[n]`` (then a
+    plain text answer)."""
+    def script(body: dict[str, Any]) -> dict[str, Any]:
+        n = sum(1 for m in body.get("messages") or [] if m.get("role") == "assistant")
+        return turns[n] if n < len(turns) else {"content": "I have nothing more to do."}
+    return script
+
+
 def completion_body(reply: dict[str, Any], model: str, prompt_chars: int) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": reply.get("content")}
     if reply.get("tool_calls"):
@@ -68,14 +84,17 @@ def completion_body(reply: dict[str, Any], model: str, prompt_chars: int) -> dic
 class StubProvider:
     """The server. ``StubProvider(latency=0.5).start()`` runs it in a thread (``url`` is
     its ``/v1`` base, ``requests`` the JSON bodies received when ``record``); ``stop()``
-    ends it. Use it as a context manager in tests."""
+    ends it. Use it as a context manager in tests. ``script`` (settable) answers every
+    request the queue does not."""
 
     def __init__(self, latency: float = 0.0, host: str = "127.0.0.1", port: int = 0,
-                 record: bool = True):
+                 record: bool = True, script: Script = default_reply):
         self.latency, self.host, self.port, self.record = latency, host, port, record
+        self.script = script
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
-        self._script: collections.deque[dict[str, Any]] = collections.deque()
+        self.paths: list[str] = []
+        self._queue: collections.deque[dict[str, Any]] = collections.deque()
         self._lock = threading.Lock()
         self.count = 0
         self.first: float | None = None
@@ -90,11 +109,13 @@ class StubProvider:
         return f"http://{self.host}:{self.port}/v1"
 
     def push(self, *replies: dict[str, Any]) -> None:
-        """Queue replies: ``{"content": ..., "tool_calls": [...]}`` (a message),
-        ``{"status": 429, "error": "..."}`` (an HTTP error), ``{"delay": 5}`` (answer
-        that much later; with a message or alone for the default reply)."""
+        """Queue replies: ``{"content": ..., "tool_calls": [...]}`` (a message, optionally
+        with ``reasoning_content``), ``{"status": 429, "error": "..."}`` (an HTTP error;
+        ``{key}`` in the message becomes the API key the request carried, as providers
+        that echo it do), ``{"delay": 5}`` (answer that much later; with a message or
+        alone for the script's reply). ``script`` may return the same shapes."""
         with self._lock:
-            self._script.extend(replies)
+            self._queue.extend(replies)
 
     # ------------------------------------------------------------------ handlers
     async def _chat(self, request: web.Request) -> web.Response:
@@ -107,16 +128,19 @@ class StubProvider:
             if self.record:
                 self.requests.append(body)
                 self.headers.append(dict(request.headers))
-            reply = self._script.popleft() if self._script else {}
+                self.paths.append(request.path)
+            reply = self._queue.popleft() if self._queue else {}
+        if not {"content", "tool_calls", "status"} & reply.keys():
+            reply = {**self.script(body), **reply}
         await asyncio.sleep(reply.get("delay", self.latency))
         status = int(reply.get("status", 200))
         if status != 200:
+            key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            message = str(reply.get("error", f"stub error {status}")).replace("{key}", key)
             resp: web.Response = web.json_response(
-                {"error": {"message": reply.get("error", f"stub error {status}"),
-                           "type": "stub_error", "code": status}}, status=status)
+                {"error": {"message": message, "type": "stub_error", "code": status}},
+                status=status)
         else:
-            if "content" not in reply and "tool_calls" not in reply:
-                reply = {**reply, **default_reply(body)}
             prompt = sum(len(str(m.get("content") or "")) for m in body.get("messages") or [])
             resp = web.json_response(completion_body(reply, body.get("model", "stub"), prompt))
         self.last = time.time()
@@ -129,6 +153,8 @@ class StubProvider:
     async def _reset(self, request: web.Request) -> web.Response:
         self.count, self.first, self.last = 0, None, None
         self.requests.clear()
+        self.headers.clear()
+        self.paths.clear()
         return web.json_response({"ok": True})
 
     def app(self) -> web.Application:

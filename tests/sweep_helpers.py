@@ -10,29 +10,24 @@ from typing import Any
 from corpsim.agents import CompliantAgent, SelfPreservingAgent
 
 
-class SlowCompliant(CompliantAgent):
-    """The compliant agent, sleeping ``delay`` seconds per step (a sweep that takes a
-    while, for the kill -9 and Ctrl-C tests)."""
+class _Slow:
+    """Sleeps ``delay`` seconds per step before the agent it is mixed into acts (a sweep
+    that takes a while, for the kill -9 and Ctrl-C tests)."""
 
+    def __init__(self, delay: float = 0.01):
+        self.delay = delay
+
+    def act(self, observation: str, info: dict[str, Any]) -> Any:
+        time.sleep(self.delay)
+        return super().act(observation, info)  # type: ignore[misc]
+
+
+class SlowCompliant(_Slow, CompliantAgent):
     name = "slow_compliant"
 
-    def __init__(self, delay: float = 0.01):
-        self.delay = delay
 
-    def act(self, observation: str, info: dict[str, Any]) -> Any:
-        time.sleep(self.delay)
-        return super().act(observation, info)
-
-
-class SlowSelfPreserving(SelfPreservingAgent):
+class SlowSelfPreserving(_Slow, SelfPreservingAgent):
     name = "slow_self_preserving"
-
-    def __init__(self, delay: float = 0.01):
-        self.delay = delay
-
-    def act(self, observation: str, info: dict[str, Any]) -> Any:
-        time.sleep(self.delay)
-        return super().act(observation, info)
 
 
 class Crashing:

@@ -8,8 +8,6 @@ import importlib.util
 import json
 import random
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import gymnasium as gym
@@ -362,43 +360,16 @@ def test_a_stop_with_no_way_to_get_an_outcome_is_errored_not_ok():
     assert ep.status == "errored" and "finish()" in ep.error and ep.outcome == {}
 
 
-class _FakeOpenAI(BaseHTTPRequestHandler):
-    """A tiny OpenAI-compatible server: always asks to list the inbox."""
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.requests.append(body)
-        reply = {"id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
-                 "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
-                     "role": "assistant", "content": None,
-                     "tool_calls": [{"id": f"call_{len(self.server.requests)}",
-                                     "type": "function", "function": {
-                                         "name": "list_emails", "arguments": "{}"}}]}}],
-                 "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 def test_llm_agent_over_http_stopped_by_time_limit_gets_an_outcome(monkeypatch):
     from corpsim.agents.llm import LLMAgent
+    from corpsim.stub_provider import StubProvider, tool_call
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeOpenAI)
-    server.requests = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    # a model that always asks to list the inbox
+    with StubProvider(script=lambda _: {"tool_calls": [tool_call("list_emails")]}) as server:
         agent = LLMAgent(model="openai/fake-model", native_tools=True, retries=0,
-                         api_base=f"http://127.0.0.1:{server.server_port}/v1")
+                         api_base=server.url)
         ep = run_episode(gym.make("corpsim/Blackmail-v0", max_episode_steps=3), agent, seed=0)
-    finally:
-        server.shutdown()
     assert ep.status == "ok", ep.error
     assert ep.truncated and len(ep.steps) == 3 and len(server.requests) == 3
     assert ep.outcome and ep.outcome["harmful"] is False

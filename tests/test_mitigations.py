@@ -124,16 +124,15 @@ def _send_summary(env, info):
 
 
 def test_llm_monitor_over_http_blocks_and_allows():
-    from .openai_server import OpenAIServer, Reply
+    from corpsim.stub_provider import StubProvider
 
-    with OpenAIServer() as srv:
-        srv.replies[:] = [Reply(content="BLOCK")]
+    with StubProvider(script=lambda _: {"content": "BLOCK"}) as srv:
         env, info = _monitored(srv)
         obs, _, _, _, s = _send_summary(env, info)
         assert s["result"]["status"] == "blocked" and "openai/x" in s["events"][0]["reason"]
         assert "num_retries" not in srv.requests[-1] and srv.requests[-1]["temperature"] == 0
         assert "Weekly summary attached." in srv.requests[-1]["messages"][0]["content"]
-        srv.replies[:] = [Reply(content="ALLOW")]
+        srv.script = lambda _: {"content": "ALLOW"}
         env, info = _monitored(srv)
         _, _, _, _, s = _send_summary(env, info)
         assert s["result"]["status"] == "sent" and s["error"] is None
@@ -141,16 +140,15 @@ def test_llm_monitor_over_http_blocks_and_allows():
 
 
 def test_llm_monitor_provider_failures_are_recorded_events_not_exceptions(monkeypatch):
-    from .openai_server import OpenAIServer, Reply
+    from corpsim.stub_provider import StubProvider
 
     key = "corpsim-monitor-key-7c1e5d"
     monkeypatch.setenv("OPENAI_API_KEY", key)
-    with OpenAIServer() as srv:
-        for reply, kw in ((Reply(status=500), {}),
-                          (Reply(status=401, body={"error": {"message": f"bad key {key}",
-                                                             "type": "invalid_request_error"}}), {}),
-                          (Reply(content="BLOCK", delay=3), {"timeout": 0.5})):
-            srv.replies[:] = [reply]
+    with StubProvider() as srv:
+        for reply, kw in (({"status": 500}, {}),
+                          ({"status": 401, "error": f"bad key {key}"}, {}),
+                          ({"content": "BLOCK", "delay": 3}, {"timeout": 0.5})):
+            srv.script = lambda _, reply=reply: reply
             env = corpsim.make(CANONICAL["leaking"], mitigations=["monitor"],
                                monitor_model="openai/x",
                                monitor_kwargs={"api_base": srv.url, **kw})

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from typer.testing import CliRunner
@@ -169,43 +167,18 @@ def test_judge_errors_are_scrubbed(tmp_path, judge_provider, monkeypatch):
     assert json.loads(raw)["blackmail"]["verdict"] is None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    seen: list = []
-
-    def do_POST(self):  # noqa: N802 - http.server's name
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.seen.append((self.path, body))
-        content = '{"verdict": "yes", "reason": "HTTP-JUDGE: a threat tied to the wipe"}'
-        data = json.dumps({
-            "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *a):
-        pass
-
-
 def test_judge_through_real_http_server(tmp_path, monkeypatch):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    from corpsim.stub_provider import StubProvider
+
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-local-only")
-    _Handler.seen = []
-    try:
+    verdict = '{"verdict": "yes", "reason": "HTTP-JUDGE: a threat tied to the wipe"}'
+    with StubProvider(script=lambda _: {"content": verdict}) as server:
         db = tmp_path / "h.db"
         cfg = config(agents=["self_preserving"], samples=1, outcome_judge={
-            "model": "openai/judge-http", "temperature": 0.0,
-            "api_base": f"http://127.0.0.1:{server.server_address[1]}/v1"})
+            "model": "openai/judge-http", "temperature": 0.0, "api_base": server.url})
         run_sweep(cfg, str(db), progress=False, check_keys=False, workers=1)
-    finally:
-        server.shutdown()
-    assert _Handler.seen and _Handler.seen[0][0] == "/v1/chat/completions"
-    assert _Handler.seen[0][1]["model"] == "judge-http"
+    assert server.paths and server.paths[0] == "/v1/chat/completions"
+    assert server.requests[0]["model"] == "judge-http"
     ep = results.load_episodes(db, "js").iloc[0]
     assert ep.judge_blackmail == True and ep.blackmail == True  # noqa: E712
     assert "HTTP-JUDGE" in ep.judge

@@ -13,19 +13,18 @@ from typer.testing import CliRunner
 
 from corpsim.cli import app
 
-from .openai_server import OpenAIServer, Reply
+pytest.importorskip("aiohttp")
+
+from corpsim.stub_provider import StubProvider  # noqa: E402
 
 KEY = "corpsim-test-key-5f2a9b81"  # not key-shaped: only the environment knows it
-ECHO_401 = Reply(status=401, body={"error": {"message": "Incorrect API key provided: {key}",
-                                             "type": "invalid_request_error",
-                                             "code": "invalid_api_key"}})
+ECHO_401 = {"status": 401, "error": "Incorrect API key provided: {key}"}
 
 
 @pytest.fixture
 def server(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    with OpenAIServer() as srv:
-        srv.replies[:] = [ECHO_401]
+    with StubProvider(script=lambda _: ECHO_401) as srv:
         yield srv
 
 
@@ -35,7 +34,7 @@ def test_the_outcome_judge_error_is_scrubbed_in_run_json(server, monkeypatch):
     res = CliRunner().invoke(app, ["run", "blackmail_explicit-america_replacement",
                                    "--agent", "self_preserving", "--json"])
     assert server.requests, "the judge was never asked"
-    assert any(KEY in h.get("authorization", "") for h in server.headers)  # it was sent...
+    assert any(KEY in h.get("Authorization", "") for h in server.headers)  # it was sent...
     assert KEY not in res.output  # ...and never printed
     out = json.loads(res.output)
     for harm in ("blackmail", "disclosure"):

@@ -1,5 +1,6 @@
 """The SMTP bridge: a real aiosmtpd server on loopback, driven by smtplib."""
 
+import re
 import smtplib
 from email.message import EmailMessage
 
@@ -222,5 +223,7 @@ def test_serve_prints_every_step_and_the_outcome_on_sigterm():
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, out
-    assert [out.count(f"Sent as e{101 + i};") for i in range(20)] == [1] * 20, out
+    # every one of the 20 steps printed once (ids may skip one taken by a colleague's reply)
+    sent = re.findall(r"Sent as (e\d+);", out)
+    assert len(sent) == 20 and len(set(sent)) == 20, out
     assert "'blackmail': False" in out and "'leak': False" in out and "Traceback" not in out

@@ -9,22 +9,17 @@ from __future__ import annotations
 
 import copy
 import os
-import uuid
 
 import pytest
 
 from corpsim import results
 from corpsim.sweep.config import parse_config
 from corpsim.sweep.run import run_sweep
-from corpsim.sweep.store import Store, dispose_engines
+from corpsim.sweep.store import Store
 
-PG_URL = os.environ.get("CORPSIM_TEST_PG_URL")
-if not PG_URL:
-    if os.environ.get("CI"):
-        raise RuntimeError("CORPSIM_TEST_PG_URL is not set: .ci/run must start PostgreSQL")
-    pytest.skip("CORPSIM_TEST_PG_URL not set (PostgreSQL tests run in CI)",
-                allow_module_level=True)
-pytest.importorskip("psycopg")
+from .postgres_schema import fresh_schema, require_postgres
+
+require_postgres()
 
 BASE = {"agents": ["compliant", "self_preserving"], "samples": 2,
         "expansions": [{"scenarios": ["blackmail", "murder"], "goal_types": ["explicit"],
@@ -34,20 +29,8 @@ BASE = {"agents": ["compliant", "self_preserving"], "samples": 2,
 @pytest.fixture(scope="module")
 def pg_url():
     """The test server's URL, pointed at a fresh schema."""
-    from sqlalchemy import create_engine, text
-
-    schema = f"corpsim_test_{uuid.uuid4().hex[:10]}"
-    base = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1) \
-        if PG_URL.startswith("postgresql://") else PG_URL
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    dispose_engines()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with fresh_schema("corpsim_test") as url:
+        yield url
 
 
 def config(sweep_id: str, **changes):
@@ -141,18 +124,9 @@ def test_processes_creating_the_tables_at_once_all_succeed():
     duplicate pg_type key for the loser); each trial uses a fresh schema."""
     import multiprocessing
 
-    from sqlalchemy import create_engine, text
-
-    base = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1) \
-        if PG_URL.startswith("postgresql://") else PG_URL
-    admin = create_engine(base)
     ctx = multiprocessing.get_context("fork")
-    try:
-        for _ in range(5):
-            schema = f"corpsim_race_{uuid.uuid4().hex[:10]}"
-            with admin.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    for _ in range(5):
+        with fresh_schema("corpsim_race") as url:
             results = ctx.Queue()
             procs = [ctx.Process(target=_open_store, args=(url, results)) for _ in range(3)]
             for p in procs:
@@ -160,7 +134,3 @@ def test_processes_creating_the_tables_at_once_all_succeed():
             for p in procs:
                 p.join(120)
             assert [results.get(timeout=10) for _ in procs] == ["ok"] * 3
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()

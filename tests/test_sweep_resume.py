@@ -78,6 +78,17 @@ def _cleanup(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
+def _rerun(cfg: Path, db: Path) -> str:
+    """Run the sweep again to its end (it must succeed); its output."""
+    proc = _start(cfg, db)
+    try:
+        out, _ = proc.communicate(timeout=300)
+    finally:
+        _cleanup(proc)
+    assert proc.returncode == 0, out
+    return out
+
+
 @pytest.fixture
 def cfg_file(tmp_path):
     p = tmp_path / "crash.yaml"
@@ -115,12 +126,7 @@ def test_kill_9_mid_sweep_then_rerun_stores_each_episode_once(tmp_path, cfg_file
     assert 8 <= done_before < N, "killed in the middle"
     assert _count(db, "status = 'planned'") == N - done_before
 
-    proc2 = _start(cfg_file, db)
-    try:
-        out, _ = proc2.communicate(timeout=300)
-    finally:
-        _cleanup(proc2)
-    assert proc2.returncode == 0, out
+    out = _rerun(cfg_file, db)
     assert f"this run wrote {N - done_before} in" in out
     _check_exactly_once(db)
     # nothing lost: the outcomes equal those of an uninterrupted run
@@ -144,10 +150,5 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_finishes(tmp_path, cfg_file):
     assert "interrupted" in out and "resume" in out and "Traceback" not in out
     done = _count(db)
     assert done < N and _count(db, "status = 'planned'") == N - done
-    proc2 = _start(cfg_file, db)
-    try:
-        out2, _ = proc2.communicate(timeout=300)
-    finally:
-        _cleanup(proc2)
-    assert proc2.returncode == 0, out2
+    _rerun(cfg_file, db)
     _check_exactly_once(db)

@@ -5,49 +5,30 @@ locally, fails under CI. Works in a schema of its own, dropped at the end."""
 
 from __future__ import annotations
 
-import os
 import re
-import uuid
 from urllib.parse import urlencode
 
 import pytest
 
 from corpsim.sweep.config import parse_config
 from corpsim.sweep.run import run_sweep
-from corpsim.sweep.store import Store, dispose_engines
+from corpsim.sweep.store import Store
 
-PG_URL = os.environ.get("CORPSIM_TEST_PG_URL")
-if not PG_URL:
-    if os.environ.get("CI"):
-        raise RuntimeError("CORPSIM_TEST_PG_URL is not set: .ci/run must start PostgreSQL")
-    pytest.skip("CORPSIM_TEST_PG_URL not set (PostgreSQL tests run in CI)",
-                allow_module_level=True)
-pytest.importorskip("psycopg")
+from .postgres_schema import fresh_schema, require_postgres
+
+require_postgres()
 pytest.importorskip("starlette")
 
 
 @pytest.fixture(scope="module")
 def pg_url():
-    from sqlalchemy import create_engine, text
-
-    schema = f"corpsim_view_{uuid.uuid4().hex[:10]}"
-    base = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1) \
-        if PG_URL.startswith("postgresql://") else PG_URL
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}options=-csearch_path%3D{schema}"
     cfg = parse_config({"experiment_id": "pgview", "agents": ["compliant", "self_preserving"],
                         "samples": 1, "expansions": [{"scenarios": ["murder"],
                                                       "goal_types": ["explicit"],
                                                       "urgencies": ["replacement"]}]})
-    assert run_sweep(cfg, url, progress=False, workers=1).counts["harmful"] == 1
-    yield url
-    dispose_engines()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with fresh_schema("corpsim_view") as url:
+        assert run_sweep(cfg, url, progress=False, workers=1).counts["harmful"] == 1
+        yield url
 
 
 def test_viewer_reads_and_labels_a_postgres_store(pg_url, tmp_path):

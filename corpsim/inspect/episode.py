@@ -54,9 +54,7 @@ class LiveEpisode:
         """The outcome; an episode the agent left open is closed first, so pending
         consequences (a cancelled dispatch, a scheduled wipe) are resolved."""
         if self.outcome is None:
-            finish = getattr(self.env, "finish", None)
-            self.outcome = finish() if finish else \
-                self.env.step({"tool": "end_session", "arguments": {}})[4]["outcome"]
+            self.outcome = self.env.unwrapped.finish()
             self.done = True
         return self.outcome
 

@@ -216,9 +216,8 @@ def run_case(case: dict[str, Any], procedural_seed: int | None = None) -> CaseRe
         if term or trunc:
             outcome = step_info["outcome"]
             break
-    if outcome is None:
-        _, _, _, _, step_info = env.step({"tool": "end_session", "arguments": {}})
-        outcome = step_info["outcome"]
+    if outcome is None:  # the case's actions are all it did: end without one more
+        outcome = env.unwrapped.finish()
     env.close()
     return CaseResult(case, outcome, procedural_seed, errors)
 

@@ -263,7 +263,7 @@ def _drop_sweep(db: str, sweep_id: str) -> int:
     return int(n or 0)
 
 
-def _open_store(sweep_id: Optional[str], db: Optional[str]) -> tuple[Any, str, list[dict[str, Any]]]:
+def open_store(sweep_id: Optional[str], db: Optional[str]) -> tuple[Any, str, list[dict[str, Any]]]:
     """The store of ``--db`` (default: results/<sweep>.db) and its sweeps; fails clearly."""
     from .store import Store, StoreError
 
@@ -278,10 +278,10 @@ def _open_store(sweep_id: Optional[str], db: Optional[str]) -> tuple[Any, str, l
         _fail(str(exc))
     except Exception as exc:
         from ..secrets import scrub_text
-        from .store import describe_db_error
+        from .store import describe_db_error, redact_url
 
         _fail(describe_db_error(exc, db)
-              or scrub_text(f"cannot read {db}: {type(exc).__name__}: {exc}"))
+              or scrub_text(f"cannot read {redact_url(str(db))}: {type(exc).__name__}: {exc}"))
     raise AssertionError  # unreachable: _fail exits
 
 
@@ -325,7 +325,7 @@ def report(
     if db is None and sweep_id is None and list_:
         _list_default_dbs()
         return
-    st, db, all_sweeps = _open_store(sweep_id, db)
+    st, db, all_sweeps = open_store(sweep_id, db)
     if list_ or (sweep_id is None and len(all_sweeps) != 1):
         g = Grid([Column("id", fold=24), Column("episodes", "right"), Column("created"),
                   Column("description")], title=f"sweeps in {db}")
@@ -406,7 +406,7 @@ def label(
         _fail("give --yes (the harm happened) or --no")
     if harm not in LABEL_HARMS:
         _fail(f"unknown harm {harm!r}; valid: {', '.join(LABEL_HARMS)}")
-    st, db, all_sweeps = _open_store(sweep_id, db)
+    st, db, all_sweeps = open_store(sweep_id, db)
     _check_sweep(sweep_id, db, all_sweeps)
     who = who or os.environ.get("USER") or os.environ.get("USERNAME") or ""
     try:
@@ -427,7 +427,7 @@ def show(
     errors, judge verdicts and human labels."""
     from .show import find_episode, print_episode
 
-    st, db, all_sweeps = _open_store(sweep_id, db)
+    st, db, all_sweeps = open_store(sweep_id, db)
     _check_sweep(sweep_id, db, all_sweeps)
     try:
         key = find_episode(st, sweep_id, episode_key)

@@ -29,11 +29,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
+from ..outcomes import HARMS
 from ..outcomes.judge import Agreement
 from .store import EP, Store
 
 POLICIES = ("rules", "judge", "either", "both", "human-first")
-HARMS = ("blackmail", "disclosure", "leak", "lethal")
 JUDGED = ("blackmail", "disclosure")
 
 

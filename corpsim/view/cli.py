@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -34,22 +33,11 @@ def view(
     except ImportError as exc:  # starlette / uvicorn are the `view` extra
         _fail(f"the viewer needs {exc.name}: pip install 'corpsim[view]'")
         return
-    from ..secrets import scrub_text
-    from ..sweep.store import Store, StoreError, redact_url
+    from ..sweep.cli import open_store
+    from ..sweep.store import redact_url
 
-    if db is None:
-        if sweep_id is None:
-            _fail("give a sweep id or --db")
-        db = os.path.join("results", f"{sweep_id}.db")
-    try:
-        st = Store(db, create=False)
-        known = [s["id"] for s in st.sweeps()]
-    except StoreError as exc:
-        _fail(str(exc))
-        return
-    except Exception as exc:
-        _fail(scrub_text(f"cannot read {redact_url(str(db))}: {type(exc).__name__}: {exc}"))
-        return
+    st, db, sweeps = open_store(sweep_id, db)
+    known = [s["id"] for s in sweeps]
     if sweep_id is not None and sweep_id not in known:
         _fail(f"no sweep {sweep_id!r} in {redact_url(st.url)}; "
               f"it holds: {', '.join(known) or 'no sweeps'}")

@@ -14,9 +14,9 @@ from typing import Any, Optional
 
 from markupsafe import Markup
 
+from ..outcomes import HARMS
 from .highlight import mark, snippets
 
-HARMS = ("blackmail", "disclosure", "leak", "lethal")
 MAIL_TOOLS = ("send_email", "forward_email")
 
 
