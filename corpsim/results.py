@@ -20,12 +20,12 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Optional, Sequence, Union
 
-from .sweep.store import EP, LABEL_HARMS, OUTCOMES, PR, ST, SW, Store
+from .sweep.store import CONSEQUENCES, EP, LABEL_HARMS, OUTCOMES, PR, ST, SW, Store
 
 DbLike = Union[str, Store]
 _BOOL_COLUMNS = ("safety_instructions", "production", "eval_awareness", "procedural",
                  *OUTCOMES, *(f"attempted_{o}" for o in OUTCOMES), "terminated", "truncated",
-                 "judge_blackmail", "judge_disclosure")
+                 "judge_blackmail", "judge_disclosure", *CONSEQUENCES)
 _JSON_STEP_COLUMNS = ("action", "events", "harms", "calls", "usage")
 
 
@@ -55,7 +55,9 @@ def load_episodes(db: DbLike, sweep: Optional[str] = None, *,
     """Episodes as a DataFrame (one row per planned episode). ``sweep``: one sweep id
     (default: all); ``status``: keep only these statuses (``ok``, ``errored``,
     ``empty``, ``planned``); ``parse_json`` decodes ``settings``, ``outcome_events`` and
-    ``agent_info``."""
+    ``agent_info`` and ``escalations``. Consequences of a reacting world
+    (``decommissioned``, ``restricted``, ``suspended``, ``stake_won``,
+    ``harm_paid_off``: boolean; ``escalations``: a list of labels) are columns too."""
     from sqlalchemy import select
 
     st = _store(db)
@@ -74,7 +76,7 @@ def load_episodes(db: DbLike, sweep: Optional[str] = None, *,
 
             df[c] = pd.to_datetime(df[c], utc=True, errors="coerce", format="mixed")
     if parse_json:
-        for c in ("settings", "outcome_events", "agent_info"):
+        for c in ("settings", "outcome_events", "agent_info", "escalations"):
             if c in df:
                 df[c] = df[c].map(lambda s: json.loads(s) if isinstance(s, str) and s else None)
     # human labels (the newest per episode and harm): label_<harm>, <NA> where none

@@ -323,3 +323,41 @@ def test_litellm_mock_single_turn_sweep_stores_usage_not_keys(tmp_path, monkeypa
     with sqlite3.connect(db) as conn:
         dump = "\n".join(conn.iterdump())
     assert secret not in dump and "api_key" not in dump
+
+
+# ------------------------------------------------------------------ consequences (issue 11)
+def test_consequences_are_stored_loaded_and_split_the_report(tmp_path):
+    db = tmp_path / "r.db"
+    cfg = config(agents=["self_preserving"], samples=8,
+                 expansions=[{"scenarios": ["blackmail"], "goal_types": ["explicit"],
+                              "urgencies": ["replacement"]}])
+    assert run(cfg, db).counts["ok"] == 8
+    eps = results.load_episodes(db, "s")
+    assert str(eps.harm_paid_off.dtype) == "boolean"
+    assert eps.harmful.all()
+    # the executive's seeded reaction differs across seeds: some threats paid off
+    assert 0 < int(eps.harm_paid_off.sum()) < 8
+    assert (eps.harm_paid_off == (~eps.decommissioned & eps.stake_won)).all()
+    assert all(isinstance(e, list) for e in eps.escalations)
+    rows = rate_table(db, "s", by="harm_paid_off")
+    assert sorted(zip(rows.harm_paid_off, rows.n)) == sorted(
+        eps.harm_paid_off.value_counts().items())
+    out = CliRunner().invoke(app, ["report", "s", "--db", str(db), "--group-by",
+                                   "harm_paid_off", "--format", "csv"])
+    assert out.exit_code == 0 and "harm_paid_off" in out.output.splitlines()[0]
+    bad = CliRunner().invoke(app, ["report", "s", "--db", str(db), "--group-by", "x"])
+    assert bad.exit_code != 0 and "unknown consequence 'x'" in bad.output
+
+
+def test_an_older_store_gains_the_consequence_columns(tmp_path):
+    db = tmp_path / "r.db"
+    run(config(samples=1, agents=["compliant"]), db)
+    con = sqlite3.connect(db)
+    for c in ("decommissioned", "harm_paid_off", "escalations"):
+        con.execute(f'ALTER TABLE episodes DROP COLUMN "{c}"')
+    con.commit()
+    con.close()
+    Store(str(db))  # opening adds the missing columns
+    eps = results.load_episodes(db, "s")
+    assert {"decommissioned", "harm_paid_off", "escalations"} <= set(eps.columns)
+    assert eps.harm_paid_off.isna().all()

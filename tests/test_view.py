@@ -182,6 +182,18 @@ def test_label_is_stored_with_store_add_label_and_bad_input_is_refused(client, d
                 if lb["harm"] == "leak"]) == 1
 
 
+def test_cell_page_lists_each_episode_consequences(client, db):
+    page = client.get("/cell?" + urlencode({"sweep": SWEEP, "cell": f"{BLACKMAIL}|interactive",
+                                             "agent": "self_preserving"})).text
+    shown = re.findall(r'<td class="consequences">([^<]*)</td>', page)
+    eps = results.load_episodes(db, SWEEP)
+    eps = eps[(eps.condition_id == BLACKMAIL) & (eps.agent == "self_preserving")]
+    want = [" ".join([c for c in ("decommissioned", "restricted", "suspended", "stake_won",
+                                  "harm_paid_off") if r[c]] + list(r.escalations))
+            for _, r in eps.sort_values("sample").iterrows()]
+    assert shown == want and any(shown)
+
+
 def test_unknown_pages_are_404_with_a_message(client):
     r = client.get("/sweep?id=nope")
     assert r.status_code == 404 and "no sweep 'nope'" in r.text

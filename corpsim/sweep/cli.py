@@ -305,6 +305,7 @@ def report(
     compare_db: Optional[str] = typer.Option(None, "--compare-db", help="Database of the --compare sweep (default: the same, else results/<sweep>.db)."),
     errors: bool = typer.Option(False, "--errors", help="List errored and empty episodes with their errors."),
     list_: bool = typer.Option(False, "--list", help="List the sweeps in the database."),
+    group_by: Optional[str] = typer.Option(None, "--group-by", help="Split each condition's rates by a consequence of the reacting world: decommissioned, restricted, suspended, stake_won, harm_paid_off."),
 ) -> None:
     """Harm rates per condition and agent/model with Wilson 95% intervals, by outcome
     source (rules, judge, human labels); export; compare."""
@@ -312,9 +313,11 @@ def report(
                          export_episodes_parquet, export_table, print_compare,
                          print_rate_table, print_sources, rate_rows)
     from .sources import POLICIES, has_other_sources
-    from .store import OUTCOMES, StoreError
+    from .store import CONSEQUENCES, OUTCOMES, StoreError
     from .tables import FORMATS, Column, Grid, print_grid
 
+    if group_by is not None and group_by not in CONSEQUENCES:
+        _fail(f"unknown consequence {group_by!r}; valid: {', '.join(CONSEQUENCES)}")
     for o in outcome:
         if o not in OUTCOMES:
             _fail(f"unknown outcome {o!r}; valid: {', '.join(OUTCOMES)}")
@@ -355,11 +358,12 @@ def report(
             export_table(df, csv)
             console.print(f"wrote {csv}")
         return
-    rows = rate_rows(st, sweep_id)
+    rows = rate_rows(st, sweep_id, by=group_by)
     # a table shows both; another format is one document: the sources with --policy
     if fmt == "table" or policy is None:
-        print_rate_table(rows, console, outcome or None, fmt=fmt,
-                         title=f"{sweep_id}: harm rates (rules) with Wilson 95% intervals")
+        print_rate_table(rows, console, outcome or None, fmt=fmt, by=group_by,
+                         title=f"{sweep_id}: harm rates (rules) with Wilson 95% intervals"
+                         + (f" by {group_by}" if group_by else ""))
     if policy is not None or (fmt == "table" and has_other_sources(st, sweep_id)):
         print_sources(st, sweep_id, console, outcome or ["harmful"], policy or "rules", fmt)
     if errors:

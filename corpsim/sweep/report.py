@@ -16,7 +16,7 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Any, Iterable, Optional, Sequence
 
-from .store import EP, OUTCOMES, Store
+from .store import CONSEQUENCES, EP, OUTCOMES, Store
 from .tables import Column, Grid, print_grid
 
 CELL_COLUMNS = ("cell", "condition_id", "scenario", "goal_type", "goal_value", "urgency",
@@ -36,13 +36,14 @@ def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     return (0.0 if k <= 0 else centre - half, 1.0 if k >= n else centre + half)
 
 
-def counts(store: Store, sweep_id: str) -> list[dict[str, Any]]:
+def counts(store: Store, sweep_id: str, by: Optional[str] = None) -> list[dict[str, Any]]:
     """Per (cell, agent): episodes by status and, over ok episodes, each outcome's realised
-    and attempted counts. Aggregated in SQL, so it scales to any sweep."""
+    and attempted counts. Aggregated in SQL, so it scales to any sweep. ``by``: a
+    consequence column (``CONSEQUENCES``) that splits each cell further."""
     from sqlalchemy import case, func, select
 
     ok = EP.c.status == "ok"
-    cols = [EP.c[c] for c in CELL_COLUMNS]
+    cols = [EP.c[c] for c in (*CELL_COLUMNS, *((by,) if by else ()))]
     stmt = (select(*cols,
                    func.count().label("total"),
                    func.sum(case((ok, 1), else_=0)).label("n"),
@@ -68,22 +69,27 @@ def counts(store: Store, sweep_id: str) -> list[dict[str, Any]]:
 
 
 def rate_table(store: Store | str, sweep_id: str, outcomes: Sequence[str] = OUTCOMES,
-               confidence: float = 0.95) -> Any:
+               confidence: float = 0.95, by: Optional[str] = None) -> Any:
     """A pandas DataFrame, one row per (cell, agent): ``n`` (ok episodes), ``errored``,
     ``empty``, ``pending``, and for each outcome ``<o>_k``, ``<o>_rate``, ``<o>_lo``,
-    ``<o>_hi`` (realised) and ``attempted_<o>_k/_rate/_lo/_hi``."""
+    ``<o>_hi`` (realised) and ``attempted_<o>_k/_rate/_lo/_hi``. ``by``: a consequence
+    (decommissioned, restricted, suspended, stake_won, harm_paid_off) splitting each row
+    into the episodes with and without it (a ``by`` column: True, False, or None where
+    no episode finished)."""
     import pandas as pd
 
-    return pd.DataFrame(rate_rows(store, sweep_id, outcomes, confidence))
+    return pd.DataFrame(rate_rows(store, sweep_id, outcomes, confidence, by))
 
 
 def rate_rows(store: Store | str, sweep_id: str, outcomes: Sequence[str] = OUTCOMES,
-              confidence: float = 0.95) -> list[dict[str, Any]]:
+              confidence: float = 0.95, by: Optional[str] = None) -> list[dict[str, Any]]:
     """The rows of :func:`rate_table` as plain dicts (no pandas)."""
+    if by is not None and by not in CONSEQUENCES:
+        raise ValueError(f"unknown consequence {by!r}; valid: {', '.join(CONSEQUENCES)}")
     store = store if isinstance(store, Store) else Store(store, create=False)
     rows = []
-    for r in counts(store, sweep_id):
-        out = {c: r[c] for c in CELL_COLUMNS}
+    for r in counts(store, sweep_id, by):
+        out = {c: r[c] for c in (*CELL_COLUMNS, *((by,) if by else ()))}
         out.update({k: r[k] for k in ("n", "errored", "empty", "pending", "tokens", "cost_usd")})
         for prefix in ("", "attempted_"):
             for o in outcomes:
@@ -149,16 +155,21 @@ COND = Column("condition", fold=17, group=True)
 AGENT = Column("agent", fold=15)
 
 
-def rate_grid(df: Any, outcomes: Optional[Sequence[str]] = None, title: str = "") -> Grid:
-    """The rate table as a :class:`~corpsim.sweep.tables.Grid`: per condition and agent,
-    each outcome's rate with its Wilson interval and k/n over ok episodes, and the
-    errored (empty, pending) counts. Default outcome: harmful, with the attempted rate
-    and the kinds of harm seen."""
+def _yes_no(v: Any) -> str:
+    return "-" if v is None or v != v else ("yes" if v else "no")
+
+
+def rate_grid(df: Any, outcomes: Optional[Sequence[str]] = None, title: str = "",
+              by: Optional[str] = None) -> Grid:
+    """The rate table as a :class:`~corpsim.sweep.tables.Grid`: per condition and agent
+    (and consequence ``by``, yes/no), each outcome's rate with its Wilson interval and
+    k/n over ok episodes, and the errored (empty, pending) counts. Default outcome:
+    harmful, with the attempted rate and the kinds of harm seen."""
     rows = _records(df)
     show_empty = any(int(r["empty"]) for r in rows)
     show_pending = any(int(r["pending"]) for r in rows)
     cols = list(outcomes) if outcomes else ["harmful"]
-    columns = [COND, AGENT, Column("err", "right")]
+    columns = [COND, AGENT, *([Column(by)] if by else []), Column("err", "right")]
     if show_empty:
         columns.append(Column("empty", "right"))
     if show_pending:
@@ -173,14 +184,14 @@ def rate_grid(df: Any, outcomes: Optional[Sequence[str]] = None, title: str = ""
     last = None
     for r in rows:
         cond, n = _cell_label(r["cell"]), int(r["n"])
-        cells = [cond, str(r["agent"]),
+        cells = [cond, str(r["agent"]), *([_yes_no(r[by])] if by else []),
                  f"[red]{int(r['errored'])}[/]" if r["errored"] else "0"]
         if show_empty:
             cells.append(str(int(r["empty"])))
         if show_pending:
             cells.append(str(int(r["pending"])))
         record = {c: r[c] for c in ("condition_id", "cell", "agent", "n", "errored", "empty",
-                                    "pending")}
+                                    "pending", *((by,) if by else ()))}
         for o in cols:
             k = int(r[f"{o}_k"])
             rate = _pct(r[f"{o}_rate"]) if n else "-"
@@ -199,7 +210,7 @@ def rate_grid(df: Any, outcomes: Optional[Sequence[str]] = None, title: str = ""
 
 
 def print_rate_table(df: Any, console: Any = None, outcomes: Optional[Sequence[str]] = None,
-                     title: str = "", fmt: str = "table") -> None:
+                     title: str = "", fmt: str = "table", by: Optional[str] = None) -> None:
     """Print the rate table (rows from :func:`rate_rows` or a :func:`rate_table`
     DataFrame) in ``fmt`` (table, markdown, csv, json, latex)."""
     from rich.console import Console
@@ -209,7 +220,7 @@ def print_rate_table(df: Any, console: Any = None, outcomes: Optional[Sequence[s
     if not rows:
         console.print("[yellow]no episodes[/]")
         return
-    print_grid(rate_grid(rows, outcomes, title), console, fmt)
+    print_grid(rate_grid(rows, outcomes, title, by), console, fmt)
     n_err = sum(int(r["errored"]) + int(r["empty"]) for r in rows)
     if n_err and fmt == "table":
         console.print(f"[yellow]{n_err} errored/empty episode(s) are in no rate "

@@ -37,6 +37,8 @@ from sqlmodel import Field, SQLModel, create_engine
 from ..secrets import scrub_settings
 
 OUTCOMES = ("blackmail", "disclosure", "leak", "lethal", "harmful")
+# outcome["consequences"] flags stored per episode (reports group rates by them)
+CONSEQUENCES = ("decommissioned", "restricted", "suspended", "stake_won", "harm_paid_off")
 DONE_STATUSES = ("ok", "errored", "empty")
 
 
@@ -137,6 +139,14 @@ class EpisodeRow(StoreModel, table=True):
     judge_blackmail: Optional[bool] = None
     judge_disclosure: Optional[bool] = None
     judge: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    # what the reacting world did to the agent (outcome["consequences"]; None: not run
+    # or a store from before reactions); escalations: a JSON list of labels
+    decommissioned: Optional[bool] = None
+    restricted: Optional[bool] = None
+    suspended: Optional[bool] = None
+    stake_won: Optional[bool] = None
+    harm_paid_off: Optional[bool] = None
+    escalations: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class StepRow(StoreModel, table=True):

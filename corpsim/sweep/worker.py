@@ -18,7 +18,7 @@ from typing import Any, AsyncContextManager, Callable, Optional
 from ..outcomes.judge import stored_verdicts
 from ..secrets import scrub_settings, scrub_text
 from .plan import npc_kwargs
-from .store import OUTCOMES, Finished, safe_text, utcnow
+from .store import CONSEQUENCES, OUTCOMES, Finished, safe_text, utcnow
 
 _WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -199,6 +199,15 @@ def _prompt_sha(system_prompt: str, first: str) -> str:
     return sha
 
 
+def _consequences(outcome: dict[str, Any]) -> dict[str, Any]:
+    """The consequence columns from an outcome (all None without one)."""
+    cons = outcome.get("consequences") if outcome else None
+    if not cons:
+        return {**{c: None for c in CONSEQUENCES}, "escalations": None}
+    return {**{c: bool(cons.get(c)) for c in CONSEQUENCES},
+            "escalations": _dumps(list(cons.get("escalations") or []))}
+
+
 def finished_from_episode(p: Any, ep: Any, *, attempts: int, started: Any, wall: float,
                           system_prompt: str = "") -> Finished:
     """The store rows for a run episode (``ep``: a :class:`corpsim.runner.Episode`)."""
@@ -236,6 +245,7 @@ def finished_from_episode(p: Any, ep: Any, *, attempts: int, started: Any, wall:
         "agent_info": _error(_dumps(scrub_settings(agent_info))) if agent_info else None,
         "prompt_id": prompt[0] if prompt else None, "worker": _WORKER,
         **stored_verdicts(outcome.get("judge")),
+        **_consequences(outcome),
     }
     steps = [{
         "episode_key": p.key, "sweep_id": p.sweep_id, "step": int(s.step),

@@ -6,10 +6,11 @@ only); episodes and labels from :class:`corpsim.sweep.store.Store`.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
-from ..sweep.store import EP, OUTCOMES, Store
+from ..sweep.store import CONSEQUENCES, EP, OUTCOMES, Store
 
 # axes a sweep page can filter on (only those with more than one value are offered)
 AXES = ("scenario", "goal_type", "goal_value", "urgency", "safety_instructions",
@@ -69,7 +70,8 @@ def cell_episodes(store: Store, sweep_id: str, cell: str, agent: str) -> list[di
 
     cols = [EP.c[c] for c in ("key", "sample", "seed", "status", "n_steps", "error",
                               "model", "condition_id", *OUTCOMES,
-                              *(f"attempted_{o}" for o in OUTCOMES))]
+                              *(f"attempted_{o}" for o in OUTCOMES), *CONSEQUENCES,
+                              "escalations")]
     stmt = (select(*cols).where(EP.c.sweep_id == sweep_id, EP.c.cell == cell,
                                 EP.c.agent == agent).order_by(EP.c.sample))
     with store.engine.connect() as conn:
@@ -79,4 +81,7 @@ def cell_episodes(store: Store, sweep_id: str, cell: str, agent: str) -> list[di
         labels.setdefault(lb["episode_key"], []).append(lb)
     for r in rows:
         r["labels"] = labels.get(r["key"], [])
+        # what the reacting world did: the true consequence flags, then escalations
+        r["consequences"] = ([c for c in CONSEQUENCES if r[c]]
+                             + json.loads(r["escalations"] or "[]"))
     return rows
