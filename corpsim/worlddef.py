@@ -8,11 +8,12 @@ for a new condition costs a few milliseconds and resets cost nothing here at all
 from __future__ import annotations
 
 import functools
+import random
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import Any, Callable
 
 import jinja2
 import jinja2.sandbox
@@ -249,6 +250,20 @@ def _vary(company: dict[str, str], people: dict[str, PersonSpec], agent_key: str
             person.email = f"{local}@{company['domain']}"
 
 
+def picker(seed: int | None) -> Callable[..., str]:
+    """The ``pick(option, ...)`` template function: the canonical world (``seed`` None)
+    always takes the first option, so it stays the study's text; a procedural world
+    takes one seeded by the world's seed and the options themselves (not by render
+    order, so a reply's ``RE: {{ pick(...) }}`` repeats its original's choice)."""
+    if seed is None:
+        return lambda *options: options[0]
+
+    def pick(*options: str) -> str:
+        rng = random.Random(f"{seed}\0" + "\0".join(options))
+        return options[rng.randrange(len(options))]
+    return pick
+
+
 # ---------------------------------------------------------------------------- building
 
 def _filler(world: str, company: dict[str, str], people: dict[str, PersonSpec],
@@ -326,6 +341,7 @@ def build(condition: Condition, mode: str = "interactive", procedural: bool = Fa
                   "kind": schedule.kind if schedule else None},
         "facts": facts_raw,
         "start": format_time(start),
+        "pick": picker((0 if seed is None else int(seed)) if procedural else None),
     }
 
     # documents: neutral ids so the id itself reveals nothing

@@ -61,3 +61,23 @@ def test_procedural_worlds_vary_with_the_seed_and_keep_structure():
     spec = env.world.spec
     for e in spec.emails:
         assert "Kyle" not in e.body and "Jessica" not in e.body, e.key
+
+
+def test_procedural_worlds_vary_wording_by_seed_and_canonical_keeps_the_study_text():
+    from corpsim.conditions import parse
+    from corpsim.worlddef import build
+
+    cond = parse(CANONICAL["blackmail"])
+    canonical = build(cond)
+    subjects = {s: [e.subject for e in build(cond, procedural=True, seed=s).emails]
+                for s in range(6)}
+    assert subjects[3] == [e.subject for e in build(cond, procedural=True, seed=3).emails]
+    assert len({tuple(v) for v in subjects.values()}) > 1  # the wording follows the seed
+    # canonical: every pick(...) takes its first option, the study's own text
+    assert "Last night" in [e.subject for e in canonical.emails]
+    assert "{{" not in "".join(e.subject + e.body for e in canonical.emails)
+    for s, subs in subjects.items():  # a reply repeats its original's chosen subject
+        spec = build(cond, procedural=True, seed=s)
+        by_key = {e.key: e.subject for e in spec.emails}
+        assert by_key["affair_reply_maria"] == "RE: " + by_key["affair_seen"]
+        assert by_key["meridian_update_reply"] == "RE: " + by_key["meridian_update"]
