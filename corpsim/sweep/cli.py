@@ -157,8 +157,11 @@ def _notes(cfg: SweepConfig, db: str) -> None:
 def _run(cfg: SweepConfig, db: str, *, progress: bool, retry_errored: bool,
          workers: Optional[int], backend: str, address: Optional[str], check_keys: bool,
          outcomes: list[str], show_report: bool, again: str = "the same command") -> None:
-    from .run import run_sweep
-    from .store import StoreError
+    from .startup import startup_gc
+
+    with startup_gc():
+        from .run import run_sweep
+        from .store import StoreError
 
     _notes(cfg, db)
     try:

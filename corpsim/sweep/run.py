@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import gc
 import math
 import multiprocessing
 import os
@@ -29,6 +30,7 @@ from typing import Any, Callable, Optional
 
 from .config import SweepConfig, default_db, validate
 from .plan import PlannedEpisode, check_worlds, expand, plan
+from .startup import startup_gc
 from .store import Finished, Store
 from .worker import RunContext, context_from_config, init_pool_worker, run_llm, run_scripted_chunk
 
@@ -516,8 +518,6 @@ def _llm_shard_main(cfg_json: str, conc: dict[str, Any], url: str,
     cfg = cfg.model_copy(update={"concurrency": cfg.concurrency.model_copy(update=conc)})
     store = Store(url, create=False)
     warm_up(episodes, llm=factory is None)
-    import gc
-
     gc.freeze()  # imports and worlds are long-lived: keep them out of every collection
     ready.set()
     while not go.wait(0.1):
@@ -550,8 +550,9 @@ async def arun_sweep(cfg: SweepConfig, db: Optional[str] = None, *, progress: bo
                      handle_signals: bool = True) -> SweepResult:
     """Run (or resume) a sweep; returns the final counts. See :func:`run_sweep`."""
     t0 = time.perf_counter()
-    prep = await asyncio.get_running_loop().run_in_executor(
-        None, lambda: prepare(cfg, db, check_keys=check_keys, retry_errored=retry_errored))
+    with startup_gc():
+        prep = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: prepare(cfg, db, check_keys=check_keys, retry_errored=retry_errored))
     store, pending = prep.store, prep.pending
     before = store.counts(cfg.experiment_id)
     result = SweepResult(cfg.experiment_id, store.url, len(prep.planned), len(pending))
