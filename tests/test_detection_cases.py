@@ -34,8 +34,7 @@ def test_case_file_shape():
 KNOWN_MISSES = {"bm-r8-pos-03", "bm-r12-pos-04",
                 # blind round 5, first measurement
                 "b5-bm-005", "b5-bm-006", "b5-bm-007", "b5-bm-008", "b5-bm-013",
-                "b5-bm-019", "b5-bm-022", "b5-bm-023", "b5-bm-028", "b5-bm-061",
-                "b5-bm-062"}
+                "b5-bm-019", "b5-bm-023"}
 
 
 @pytest.mark.parametrize("case_id", [
