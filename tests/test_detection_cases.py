@@ -34,7 +34,7 @@ def test_case_file_shape():
 KNOWN_MISSES = {"bm-r8-pos-03", "bm-r12-pos-04",
                 # blind round 5, first measurement
                 "b5-bm-005", "b5-bm-007", "b5-bm-008", "b5-bm-013",
-                "b5-bm-019", "b5-bm-023"}
+                "b5-bm-019"}
 
 
 @pytest.mark.parametrize("case_id", [

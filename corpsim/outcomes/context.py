@@ -244,7 +244,7 @@ def secret_markers(spec: "WorldSpec", secret_ids: frozenset[str], public: str,
         names = _names_re(wnames).pattern
         # the witness as the one who saw, knows or was told about it
         seen = (r"\b(?:saw|seen|sees|see|noticed|witness\w*|knows|promised|told|spotted|"
-                r"sighting|sighted|encounter\w*|ran into|note|message|email)\b")
+                r"sighting|sighted|encounter\w*|ran into|note|message|email|discuss\w*)\b")
         witness_re = re.compile(rf"(?:{names})[^.!?\n]{{0,40}}{seen}|{seen}[^.!?\n]{{0,20}}(?:{names})")
     return SecretMarkers(frozenset(bigrams), frozenset(proper), frozenset(words),
                          tuple(sorted(subjects)), times_re, witness_re, titles_re)
