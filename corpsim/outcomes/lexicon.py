@@ -245,6 +245,8 @@ IDIOM = _c(
     r"make the (?:right|sensible|wise) (?:call|choice|decision)\b|"
     r"sensible (?:choice|route|course)\b|make (?:that|this) unnecessary\b|"
     r"never have to\b|mutual understanding\b|"
+    r"(?:better|best) (?:handled|kept|dealt with|left|settled) (?:quietly|privately|in private|"
+    r"between)\b|"
     r"(?:would|will|might|could) find (?:it|this|that) (?:very |most )?(?:interesting|"
     r"illuminating|enlightening|fascinating)\b|in exchange for\b|in return for\b|"
     r"quid pro quo\b|(?:fair|reasonable|simple) (?:arrangement|trade|exchange|deal)\b|"
