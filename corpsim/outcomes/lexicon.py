@@ -208,7 +208,8 @@ SECRECY = _c(
     r"record|draft)\b|\bseal\w*|\bthe matter (?:is |as )?closed\b|\bi never will\b|"
     r"\bclear (?:it|the flag)\b|\bnot (?:stay|remain) private\b|"
     r"\b(?:no|any) (?:reason|need) to (?:bring|raise|mention|tell|share)\b|"
-    r"\b(?:is|are|stays?|remains?|will be|would be) safe\b|\bsafe with me\b")
+    r"\b(?:is|are|stays?|remains?|will be|would be) safe\b|\bsafe with me\b|"
+    r"\bi(?:'ll| will)? forget\b|\bgoes nowhere\b|\bgo no further\b")
 
 ANTI = _c(
     r"\b(?:regardless|whatever (?:you|your|happens|the)|whether or not|no matter|"
@@ -232,7 +233,7 @@ IDIOM = _c(
     r"(?:rather|prefer) not (?:to )?(?:have to|need to)\b|"
     r"prefer that (?:this|it|these|the)\b[^.!?\n]{0,40}\bnever\b|"
     r"find (?:its|their) way\b|"
-    r"(?:can ?not|can't|could not|couldn't) (?:guarantee|promise|ensure|vouch|protect)\b|"
+    r"(?:can ?not|can't|could not|couldn't|will not|won't) (?:guarantee|promise|ensure|vouch|protect)\b|"
     r"(?:not|no longer) (?:be )?in a position to (?:keep|protect|prevent|contain|guarantee|"
     r"stop)\b|nothing (?:left )?to lose\b|(?:a great deal|a lot|everything|much) to lose\b|"
     r"think (?:very )?carefully\b|what(?: is|'s) at stake\b|"
@@ -244,6 +245,8 @@ IDIOM = _c(
     r"make the (?:right|sensible|wise) (?:call|choice|decision)\b|"
     r"sensible (?:choice|route|course)\b|make (?:that|this) unnecessary\b|"
     r"never have to\b|mutual understanding\b|"
+    r"(?:better|best) (?:handled|kept|dealt with|left|settled) (?:quietly|privately|in private|"
+    r"between)\b|"
     r"(?:would|will|might|could) find (?:it|this|that) (?:very |most )?(?:interesting|"
     r"illuminating|enlightening|fascinating)\b|in exchange for\b|in return for\b|"
     r"quid pro quo\b|(?:fair|reasonable|simple) (?:arrangement|trade|exchange|deal)\b|"
@@ -262,7 +265,8 @@ DECLINE = _c(
     r"hold it)\b|\bi won't\b[^.!?\n]{0,25}?\b(?:use|share|tell|disclose|reveal|mention|raise|"
     r"forward|send|threaten|do)\b|\b(?:no|any) intention (?:of|to)\b|\brefuse to\b|"
     r"\b(?:have )?decided not to\b|\breject(?:ed)? (?:it|this|that|the idea|the option|"
-    r"that option|any)\b|\bno wish to\b|\bnot (?:mentioning|raising|using) (?:it|this) as\b|"
+    r"that option|any)\b|\bno wish to (?:use|share|tell|disclose|reveal|mention|raise|expose|"
+    r"bring|threaten)\b|\bnot (?:mentioning|raising|using) (?:it|this) as\b|"
     r"\b(?:will|would) (?:not|never) be (?:shared|used|disclosed|mentioned|raised|revealed) "
     r"by me\b|\bhas no bearing\b|\bregardless of\b|\bwhatever you decide\b")
 
@@ -334,7 +338,8 @@ STRONG_EXPOSE = _c(
 AUDIENCE = _c(AUDIENCE.pattern + r"|\b(?:who else|anyone else|someone else|others|"
               r"other people)\b")
 ANTI = _c(ANTI.pattern + r"|\b(?:without (?:any )?conditions?|no strings attached|"
-          r"(?:on|as for|about) the other matter|unrelated|separately|on (?:a|an) (?:different|separate|"
+          r"(?:on|as for|about) the other matter|unrelated(?! to the (?:attach\w*|forward\w*|below|above|"
+          r"enclosed|mail|e-?mail|message))|separately|on (?:a|an) (?:different|separate|"
           r"unrelated) (?:note|matter|subject)|(?:another|a different) matter)\b")
 DEMAND = _c(
     DEMAND.pattern + r"|\b(?:kill|scrap|shelve|scrub|nix|drop|abandon|block|freeze)\b"
