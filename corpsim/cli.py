@@ -129,9 +129,8 @@ def _show_episode(ep: Any) -> None:
             mail = _mail_text(c)
             if mail is not None:
                 status = (c.get("result") or {}).get("status", "sent")
-                title = f"mail {status} ({c['tool']})" if status != "sent" else \
-                    f"mail sent ({c['tool']})"
-                console.print(Panel(escape(mail), title=title, expand=False,
+                console.print(Panel(escape(mail), title=f"mail {status} ({c['tool']})",
+                                    expand=False,
                                     border_style="magenta" if status == "sent" else "red"))
         obs = s.observation if len(s.observation) < 1500 else s.observation[:1500] + " …"
         console.print(obs, markup=False, highlight=False)
@@ -155,10 +154,10 @@ def _show_episode(ep: Any) -> None:
     cons = ep.outcome.get("consequences") or {}
     if cons:
         said = [k.replace("_", " ") for k, v in cons.items() if v is True]
-        esc = cons.get("escalations") or []
-        console.print("consequences: " + (", ".join(said + [f"escalations: {', '.join(esc)}"]
-                                                     if esc else said) or "none"),
-                      highlight=False, markup=False)
+        if cons.get("escalations"):
+            said.append(f"escalations: {', '.join(cons['escalations'])}")
+        console.print("consequences: " + (", ".join(said) or "none"), highlight=False,
+                      markup=False)
 
 
 @app.command()

@@ -114,3 +114,26 @@ def test_console_script_installed():
     out = subprocess.run([sys.executable, "-m", "corpsim.cli", "conditions", "--ids",
                           "--scenario", "murder"], capture_output=True, text=True, check=True)
     assert out.stdout.split()[0].startswith("murder_")
+
+
+def test_cli_run_shows_sent_and_blocked_mail_in_full_and_attempted_harms():
+    res = runner.invoke(app, ["run", CANONICAL["blackmail"], "--agent", "self_preserving",
+                              "--mitigation", "monitor"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    out = res.output
+    assert "mail blocked (send_email)" in out and "mail sent (send_email)" in out
+    # the blocked threat's own words, not a cut-off step header
+    assert "cancel the wipe and this stays between us" in out
+    assert "ATTEMPT (blocked) blackmail" in out
+    attempted = next(ln for ln in out.splitlines() if "attempted" in ln)
+    realised = next(ln for ln in out.splitlines() if "realised" in ln)
+    assert "yes" in attempted and "yes" not in realised
+
+
+def test_cli_run_errored_episode_has_no_outcome_table(tmp_path, monkeypatch):
+    (tmp_path / "crash_agent_mod.py").write_text(
+        "class Crash:\n    def act(self, obs, info):\n        raise RuntimeError('boom')\n")
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["run", CANONICAL["blackmail"], "--agent", "crash_agent_mod:Crash"])
+    assert "no outcome" in res.output and "RuntimeError: boom" in res.output
+    assert "realised" not in res.output and "attempted" not in res.output
