@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import argparse
 import re
-import statistics
 import time
 from typing import Any, Callable
+
+from bench_env import median_us  # the benchmarks' one timer (run from benchmarks/)
 
 from corpsim import render, tools
 from corpsim.conditions import Condition
@@ -38,15 +39,6 @@ def token_counter() -> tuple[str, Callable[[str], int]]:
         return "tiktoken cl100k_base", lambda text: len(enc.encode(text))
     except Exception:  # not installed, or no cached encoding offline
         return "approx len(text)/4", lambda text: len(text) // 4
-
-
-def median_us(fn: Callable[[], Any], n: int) -> float:
-    samples = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t) * 1e6)
-    return statistics.median(samples)
 
 
 def whole_inbox_text(env: CorpsimEnv) -> str:
