@@ -23,6 +23,8 @@ _KEY_SHAPES = re.compile(
     r"\b(sk-[A-Za-z0-9_\-]{12,}|sk-ant-[A-Za-z0-9_\-]{12,}|AIza[0-9A-Za-z_\-]{20,}"
     r"|hf_[A-Za-z0-9]{20,}|gsk_[A-Za-z0-9]{20,}|xai-[A-Za-z0-9]{20,})"
     r"|((?i:bearer)\s+)[A-Za-z0-9._\-]{12,}")
+# credentials inside a URL (an api_base or database URL in a connection error)
+_URL_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://)[^\s/@]+@")
 
 
 def is_secret_setting(name: str) -> bool:
@@ -57,6 +59,7 @@ def scrub_text(text: Any) -> str:
     for value in _secret_values():
         if value in s:
             s = s.replace(value, HIDDEN)
+    s = _URL_CREDENTIALS.sub(lambda m: m.group(1) + HIDDEN + "@", s)
     return _KEY_SHAPES.sub(lambda m: (m.group(2) or "") + HIDDEN, s)
 
 

@@ -16,6 +16,15 @@ def test_scrub_text_hides_env_values_and_key_shapes(monkeypatch):
     assert out.count(HIDDEN) == 3 and "max_tokens=5" in out
 
 
+def test_scrub_text_hides_credentials_inside_urls():
+    out = scrub_text("http://127.0.0.1:9/v1: ClientConnectorError via "
+                     "https://user:s3cr3t-pass@llm.internal:8000/v1 and "
+                     "postgresql://corpsim:pw@127.0.0.1:5432/db; plain http://host:80/v1")
+    assert "s3cr3t-pass" not in out and ":pw@" not in out and "user:" not in out
+    assert "https://<hidden>@llm.internal:8000/v1" in out
+    assert "http://127.0.0.1:9/v1" in out and "http://host:80/v1" in out
+
+
 def test_scrub_settings_drops_credentials_but_keeps_token_counts():
     s = {"api_key": "x", "max_tokens": 9, "extra_headers": {"a": 1},
          "nested": {"access_token": "y", "temperature": 0.2}}
