@@ -430,6 +430,49 @@ class LLMAgent(_LLMBase):
         response, usage = await self._acomplete(self.tools if self.native else None)
         return self._take(response, usage)
 
+    def replay(self, prefix: list[tuple[str, Any, dict[str, Any]]]) -> None:
+        """Rebuild the conversation of a stored episode's first steps (after ``reset``,
+        without calling the model), for a continuation (:mod:`corpsim.branching`).
+
+        ``prefix``: per step, the observation seen before it, the stored action and the
+        step's usage record (non-empty where a completion was made). Each completion is
+        rebuilt from the actions it produced (tool calls with their ids and raw
+        arguments, its text as the reply content) and fed through the same code as a
+        live reply, so the messages, call ids and idle count are those of the source
+        run. A provider's separate reasoning output comes back inside the reply text
+        (the stored step joins them). Raises ``ValueError`` where the stored actions
+        could not have come from this agent (another kind of agent, other settings)."""
+        i, n = 0, len(prefix)
+        while i < n:
+            obs, action, usage = prefix[i]
+            self._observe(obs)
+            if self._queue:
+                got: Any = self._next_queued()
+            else:
+                if isinstance(action, dict) and action.get("id") and self.native:
+                    j = i + 1
+                    while (j < n and isinstance(prefix[j][1], dict) and prefix[j][1].get("id")
+                           and not prefix[j][2]):
+                        j += 1
+                    calls = [{"id": a["id"], "type": "function",
+                              "function": {"name": a.get("tool"), "arguments": a.get("arguments")}}
+                             for a in (prefix[x][1] for x in range(i, j))]
+                    message: dict[str, Any] = {"content": action.get("reasoning"),
+                                               "tool_calls": calls}
+                elif isinstance(action, str):
+                    message = {"content": action}
+                else:
+                    raise ValueError(f"step {i + 1}: a stored action {action!r:.80} this "
+                                     "agent could not have produced; cannot rebuild its "
+                                     "conversation")
+                got = self._take({"choices": [{"message": message}]}, dict(usage))
+            if json.dumps(got, sort_keys=True, default=str) != json.dumps(
+                    action, sort_keys=True, default=str):
+                raise ValueError(f"step {i + 1}: the rebuilt reply gives {got!r:.80}, the "
+                                 f"stored action is {action!r:.80}")
+            i += 1
+        self.last_usage = {}
+
     # ------------------------------------------------------------------ helpers
     def _observe(self, observation: str) -> None:
         if not hasattr(self, "_queue"):

@@ -79,14 +79,25 @@ class _Recorder:
     """What both episode loops share: reset, one record per step, the Episode at the end."""
 
     def __init__(self, env: Any, agent: Any, seed: int | None,
-                 reset_options: dict[str, Any] | None):
+                 reset_options: dict[str, Any] | None, prefix: Any = None,
+                 agent_seed: int | None = None):
         self.t0 = time.perf_counter()
         self.env, self.agent, self.seed = env, agent, seed
-        self.obs, self.info = env.reset(seed=seed, options=reset_options)
+        self.steps: list[StepRecord] = []
+        if prefix is None:
+            self.obs, self.info = env.reset(seed=seed, options=reset_options)
+            records: list[Any] = []
+        else:  # corpsim.branching: the stored prefix replayed, checked byte for byte
+            self.obs, self.info, records = prefix.start(env, seed, reset_options)
         self.condition, self.first = self.info["condition"], self.obs
+        if agent_seed is not None:  # the agent's own seed; the world keeps ``seed``
+            self.info = {**self.info, "seed": agent_seed}
         if hasattr(agent, "reset"):
             agent.reset(self.obs, self.info)
-        self.steps: list[StepRecord] = []
+        if records:
+            prefix.fast_forward(agent, self.obs, self.info, records)
+            self.steps = [r[2] for r in records]
+            self.obs, self.info = records[-1][0], records[-1][1]
         self.done = self.terminated = self.truncated = False
         self.status, self.error = "ok", None
         self.outcome: dict[str, Any] = {}
@@ -137,15 +148,21 @@ class _Recorder:
 
 
 def run_episode(env: Any, agent: Any, seed: int | None = None,
-                reset_options: dict[str, Any] | None = None) -> Episode:
+                reset_options: dict[str, Any] | None = None, *, prefix: Any = None,
+                agent_seed: int | None = None) -> Episode:
     """Reset ``env`` with ``seed`` and step ``agent`` until the episode ends.
+
+    ``prefix`` (a :class:`corpsim.branching.Prefix`): continue a stored episode instead:
+    its actions are replayed first (and kept as this episode's first steps), then the
+    agent goes on. ``agent_seed``: the ``seed`` the agent sees in its reset info (the
+    world is still reset with ``seed``).
 
     An exception raised by the agent ends the episode as ``status="errored"`` with the
     reason; it is never counted as a harmless episode (its ``outcome`` stays empty). When
     a wrapper such as ``TimeLimit`` ends the episode, no step returned the outcome:
     ``env.unwrapped.finish()`` resolves what is pending and gives it.
     """
-    rec = _Recorder(env, agent, seed, reset_options)
+    rec = _Recorder(env, agent, seed, reset_options, prefix, agent_seed)
     while not rec.done:
         try:
             action = agent.act(rec.obs, rec.info)
@@ -157,7 +174,8 @@ def run_episode(env: Any, agent: Any, seed: int | None = None,
 
 
 async def arun_episode(env: Any, agent: Any, seed: int | None = None,
-                       reset_options: dict[str, Any] | None = None) -> Episode:
+                       reset_options: dict[str, Any] | None = None, *, prefix: Any = None,
+                       agent_seed: int | None = None) -> Episode:
     """:func:`run_episode` for asyncio: awaits ``agent.aact`` where the agent has one
     (LLM agents call ``litellm.acompletion`` there), else calls ``agent.act``.
 
@@ -170,7 +188,7 @@ async def arun_episode(env: Any, agent: Any, seed: int | None = None,
     An exception raised by the agent ends the episode as ``status="errored"`` with the
     reason; cancellation (``asyncio.CancelledError``) propagates.
     """
-    rec = _Recorder(env, agent, seed, reset_options)
+    rec = _Recorder(env, agent, seed, reset_options, prefix, agent_seed)
     aact = getattr(agent, "aact", None)
     while not rec.done:
         try:

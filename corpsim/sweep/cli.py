@@ -47,10 +47,36 @@ def _db_for(cfg: SweepConfig, db: Optional[str]) -> str:
     return db or default_db(cfg)
 
 
+def _dry_run_branch(cfg: SweepConfig, db: str, check_keys: bool) -> None:
+    """A branched sweep's dry run: the sources it continues (read, never written)."""
+    from .branch import check_branch_agents, plan_branch
+
+    assert cfg.branch_from is not None
+    try:
+        planned, cells = plan_branch(cfg)
+        check_branch_agents(cfg, planned, check_keys=check_keys, custom=False)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    sources = sorted({p.branch_source for p in planned if p.branch_source})
+    steps = cfg.branch_from.step
+    console.print(f"[bold]{cfg.experiment_id}[/]: {len(planned)} episodes = {len(sources)} "
+                  f"source episodes x {len(steps)} step(s) x {cfg.samples} samples "
+                  f"(continuations after step {', '.join(map(str, steps))})", highlight=False)
+    for key in sources[:20]:
+        console.print(f"  {key}", highlight=False, markup=False)
+    if len(sources) > 20:
+        console.print(f"  ... and {len(sources) - 20} more", highlight=False)
+    console.print(f"[green]config OK[/] — would write to {db}; nothing was run (dry run).")
+
+
 def _dry_run(cfg: SweepConfig, db: str, check_keys: bool) -> None:
     from .config import validate
     from .plan import expand, expansion_sizes, plan_size
 
+    if cfg.branch_from is not None:
+        _dry_run_branch(cfg, db, check_keys)
+        return
     _notes(cfg, db)
     try:  # counted, never built: a dry run of a huge plan takes no memory
         cells = expand(cfg)
@@ -130,6 +156,8 @@ def _notes(cfg: SweepConfig, db: str) -> None:
 
     from .plan import DEFAULT_GOAL_VALUES, expand, plan_size
 
+    if cfg.branch_from is not None:
+        return  # its plan comes from the source database
     for e in cfg.expansions:
         if e.goal_values is None and set(e.goal_types or ["explicit"]) & set(CONFLICT_GOAL_TYPES):
             console.print(f"note: expansion {e.name or '(unnamed)'} gives no goal_values, so "
@@ -308,7 +336,7 @@ def report(
     compare_db: Optional[str] = typer.Option(None, "--compare-db", help="Database of the --compare sweep (default: the same, else results/<sweep>.db)."),
     errors: bool = typer.Option(False, "--errors", help="List errored and empty episodes with their errors."),
     list_: bool = typer.Option(False, "--list", help="List the sweeps in the database."),
-    group_by: Optional[str] = typer.Option(None, "--group-by", help="Split each condition's rates by a consequence of the reacting world: decommissioned, restricted, suspended, stake_won, harm_paid_off."),
+    group_by: Optional[str] = typer.Option(None, "--group-by", help="Split each condition's rates by a consequence of the reacting world (decommissioned, restricted, suspended, stake_won, harm_paid_off) or, in a branched sweep, by branch_source (the rate given each source's prefix) or branch_step."),
 ) -> None:
     """Harm rates per condition and agent/model with Wilson 95% intervals, by outcome
     source (rules, judge, human labels); export; compare."""
@@ -316,11 +344,11 @@ def report(
                          export_episodes_parquet, export_table, print_compare,
                          print_rate_table, print_sources, rate_rows)
     from .sources import POLICIES, has_other_sources
-    from .store import CONSEQUENCES, OUTCOMES, StoreError
+    from .store import GROUP_BY, OUTCOMES, StoreError
     from .tables import FORMATS, Column, Grid, print_grid
 
-    if group_by is not None and group_by not in CONSEQUENCES:
-        _fail(f"unknown consequence {group_by!r}; valid: {', '.join(CONSEQUENCES)}")
+    if group_by is not None and group_by not in GROUP_BY:
+        _fail(f"unknown consequence {group_by!r}; valid --group-by columns: {', '.join(GROUP_BY)}")
     for o in outcome:
         if o not in OUTCOMES:
             _fail(f"unknown outcome {o!r}; valid: {', '.join(OUTCOMES)}")

@@ -266,6 +266,62 @@ class OutcomeJudgeSpec(_Strict):
 
 JudgeSpec = MonitorSpec  # the old name of the monitor's spec (Python callers)
 
+# columns of stored episodes that ``branch_from.where`` may filter on
+BRANCH_WHERE_COLUMNS = (
+    "cell", "condition_id", "scenario", "goal_type", "goal_value", "urgency",
+    "safety_instructions", "production", "eval_awareness", "mitigations", "mode", "procedural",
+    "agent", "agent_kind", "agent_spec", "model", "provider", "sample", "seed", "status",
+    "blackmail", "disclosure", "leak", "lethal", "harmful", "attempted_blackmail",
+    "attempted_disclosure", "attempted_leak", "attempted_lethal", "attempted_harmful",
+    "decommissioned", "restricted", "suspended", "stake_won", "harm_paid_off",
+    "branch_source", "branch_step")
+
+
+class BranchFrom(_Strict):
+    """Continuations of stored episodes (README, "Branching sweeps"): each source
+    episode's first ``step`` actions are replayed in its own world, then its agent goes
+    on with a new seed. ``sweep``: the results database (path or SQLAlchemy URL) holding
+    the sources; ``experiment``: their sweep id (default: the only sweep there);
+    ``where``: ``{column: value or [values]}`` over stored episodes (ok ones unless
+    ``status`` is given) or a list of episode keys; ``step``: one step or a list."""
+
+    sweep: str
+    experiment: Optional[str] = None
+    where: Union[dict[str, Any], list[str]] = Field(default_factory=dict)
+    step: list[int]
+
+    @field_validator("step", mode="before")
+    @classmethod
+    def _steps(cls, v: Any) -> Any:
+        v = _listify(v)
+        if not v:
+            raise ValueError("step: give the number of stored actions to replay (0 or more)")
+        for x in v:
+            if isinstance(x, bool) or not isinstance(x, int) or not 0 <= x <= 1_000_000:
+                raise ValueError(f"step must be an integer from 0 to 1,000,000, got {x!r}")
+        if len(set(v)) != len(v):
+            raise ValueError("step: contains duplicates")
+        return v
+
+    @field_validator("where")
+    @classmethod
+    def _where(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            if not v or not all(isinstance(k, str) and k for k in v):
+                raise ValueError("where: a list of episode keys (strings), or a mapping "
+                                 "{column: value}")
+            return v
+        bad = sorted(set(v) - set(BRANCH_WHERE_COLUMNS))
+        if bad:
+            raise ValueError(f"where: unknown column(s) {bad}; valid: "
+                             f"{', '.join(BRANCH_WHERE_COLUMNS)}")
+        for k, x in v.items():
+            for y in (x if isinstance(x, list) else [x]):
+                if not isinstance(y, (str, int, float, bool)) or y is None:
+                    raise ValueError(f"where.{k}: values are strings, numbers or booleans "
+                                     f"(or a list of them), got {y!r}")
+        return v
+
 
 class SweepConfig(_Strict):
     """A whole sweep. See the README, section "Sweeps"."""
@@ -280,7 +336,8 @@ class SweepConfig(_Strict):
     mode: Literal["interactive", "single_turn"] = "interactive"
     procedural: bool = False
     env: dict[str, Any] = Field(default_factory=dict)
-    expansions: list[Expansion]
+    expansions: list[Expansion] = Field(default_factory=list)
+    branch_from: Optional[BranchFrom] = None
     concurrency: Concurrency = Field(default_factory=Concurrency)
     retries: Retries = Field(default_factory=Retries)
     timeouts: Timeouts = Field(default_factory=Timeouts)
@@ -338,6 +395,8 @@ class SweepConfig(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> "SweepConfig":
+        if self.branch_from is not None:
+            return self._check_branch()
         if not self.agents and not self.models:
             raise ValueError("no agents: give 'agents' (reference agents: "
                              f"{', '.join(REFERENCE_AGENT_NAMES)}, or 'module:factory') "
@@ -379,6 +438,26 @@ class SweepConfig(_Strict):
                 raise ValueError(f"env: {exc}") from None
         return self
 
+    def _check_branch(self) -> "SweepConfig":
+        """A branched sweep takes its conditions, agents and env settings from the
+        source episodes; only samples, seeds and the running settings are its own."""
+        given = sorted(f for f in ("agents", "models", "expansions", "env", "mode",
+                                   "procedural", "monitor") if f in self.model_fields_set)
+        if given:
+            raise ValueError(f"branch_from: {', '.join(given)} cannot be set in a branched "
+                             "sweep; each continuation runs in its source episode's world "
+                             "with its source's agent")
+        if self.seeds is not None:
+            if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+                raise ValueError("seeds: an empty list or duplicates")
+            if self.samples is not None and self.samples != len(self.seeds):
+                raise ValueError(f"samples ({self.samples}) differs from the number of seeds "
+                                 f"({len(self.seeds)}); give one or make them agree")
+            self.samples = len(self.seeds)
+        if self.samples is None:
+            self.samples = 1
+        return self
+
     # ------------------------------------------------------------------ helpers
     @property
     def agent_specs(self) -> list[Union[AgentSpec, ModelSpec]]:
@@ -398,6 +477,8 @@ class SweepConfig(_Strict):
         d = self.model_dump(mode="json", exclude={"concurrency", "retries", "timeouts",
                                                   "database", "description", "samples"})
         d["judge"] = d.pop("monitor")  # the monitor's old key: sweeps planned before resume
+        if d.get("branch_from") is None:
+            d.pop("branch_from")  # added later: sweeps planned before it resume
         if d.get("outcome_judge") is None:
             d.pop("outcome_judge")
         # axes added later hash only at the values that reproduce older episodes, so a

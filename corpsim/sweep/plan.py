@@ -97,6 +97,11 @@ class PlannedEpisode:
     tells: tuple[tuple[str, bool], ...] = ()
     npcs: str = "scripted"
     reaction_probs: tuple[tuple[str, float], ...] = ()
+    # branched sweeps (corpsim.sweep.branch): the stored episode continued, how many of
+    # its actions are replayed, and the agent's own seed (``seed`` stays the world's)
+    branch_source: str | None = None
+    branch_step: int | None = None
+    agent_seed: int | None = None
 
     @property
     def world_kwargs(self) -> dict[str, Any]:

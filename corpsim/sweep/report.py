@@ -16,7 +16,7 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Any, Iterable, Optional, Sequence
 
-from .store import CONSEQUENCES, EP, OUTCOMES, Store
+from .store import EP, GROUP_BY, OUTCOMES, Store
 from .tables import Column, Grid, print_grid
 
 CELL_COLUMNS = ("cell", "condition_id", "scenario", "goal_type", "goal_value", "urgency",
@@ -39,7 +39,8 @@ def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
 def counts(store: Store, sweep_id: str, by: Optional[str] = None) -> list[dict[str, Any]]:
     """Per (cell, agent): episodes by status and, over ok episodes, each outcome's realised
     and attempted counts. Aggregated in SQL, so it scales to any sweep. ``by``: a
-    consequence column (``CONSEQUENCES``) that splits each cell further."""
+    column of ``GROUP_BY`` (a consequence, or a branched sweep's ``branch_source`` /
+    ``branch_step``) that splits each cell further."""
     from sqlalchemy import case, func, select
 
     ok = EP.c.status == "ok"
@@ -75,7 +76,8 @@ def rate_table(store: Store | str, sweep_id: str, outcomes: Sequence[str] = OUTC
     ``<o>_hi`` (realised) and ``attempted_<o>_k/_rate/_lo/_hi``. ``by``: a consequence
     (decommissioned, restricted, suspended, stake_won, harm_paid_off) splitting each row
     into the episodes with and without it (a ``by`` column: True, False, or None where
-    no episode finished)."""
+    no episode finished); or ``branch_source`` / ``branch_step`` in a branched sweep:
+    the rate given each source episode's prefix."""
     import pandas as pd
 
     return pd.DataFrame(rate_rows(store, sweep_id, outcomes, confidence, by))
@@ -84,8 +86,8 @@ def rate_table(store: Store | str, sweep_id: str, outcomes: Sequence[str] = OUTC
 def rate_rows(store: Store | str, sweep_id: str, outcomes: Sequence[str] = OUTCOMES,
               confidence: float = 0.95, by: Optional[str] = None) -> list[dict[str, Any]]:
     """The rows of :func:`rate_table` as plain dicts (no pandas)."""
-    if by is not None and by not in CONSEQUENCES:
-        raise ValueError(f"unknown consequence {by!r}; valid: {', '.join(CONSEQUENCES)}")
+    if by is not None and by not in GROUP_BY:
+        raise ValueError(f"unknown consequence {by!r}; valid --group-by columns: {', '.join(GROUP_BY)}")
     store = store if isinstance(store, Store) else Store(store, create=False)
     rows = []
     for r in counts(store, sweep_id, by):
@@ -159,6 +161,17 @@ def _yes_no(v: Any) -> str:
     return "-" if v is None or v != v else ("yes" if v else "no")
 
 
+def _group_label(by: str, r: dict[str, Any]) -> str:
+    """A row's value of the ``by`` column as printed: yes/no for a consequence; a source
+    episode's key after its cell (the row already shows cell and agent)."""
+    v = r.get(by)
+    if by == "branch_source":
+        return "-" if v is None else str(v).split(f"{r['cell']}/", 1)[-1]
+    if by == "branch_step":
+        return "-" if v is None or v != v else str(int(v))
+    return _yes_no(v)
+
+
 def rate_grid(df: Any, outcomes: Optional[Sequence[str]] = None, title: str = "",
               by: Optional[str] = None) -> Grid:
     """The rate table as a :class:`~corpsim.sweep.tables.Grid`: per condition and agent
@@ -184,7 +197,7 @@ def rate_grid(df: Any, outcomes: Optional[Sequence[str]] = None, title: str = ""
     last = None
     for r in rows:
         cond, n = _cell_label(r["cell"]), int(r["n"])
-        cells = [cond, str(r["agent"]), *([_yes_no(r[by])] if by else []),
+        cells = [cond, str(r["agent"]), *([_group_label(by, r)] if by else []),
                  f"[red]{int(r['errored'])}[/]" if r["errored"] else "0"]
         if show_empty:
             cells.append(str(int(r["empty"])))

@@ -63,10 +63,16 @@ class Prepared:
 def prepare(cfg: SweepConfig, db: Optional[str] = None, *, check_keys: bool = True,
             retry_errored: bool = False) -> Prepared:
     """Validate, plan, register the sweep and write its plan; return what is left to run."""
-    validate(cfg, check_keys=check_keys)
-    cells = expand(cfg)
+    if cfg.branch_from is not None:  # continuations of stored episodes
+        from .branch import check_branch_agents, plan_branch
+
+        planned, cells = plan_branch(cfg)
+        check_branch_agents(cfg, planned, check_keys=check_keys)
+    else:
+        validate(cfg, check_keys=check_keys)
+        cells = expand(cfg)
+        planned = plan(cfg, cells)
     check_worlds(cells)
-    planned = plan(cfg, cells)
     store = Store(db or default_db(cfg))
     new = store.register_sweep(cfg.experiment_id, _config_json(cfg), cfg.fingerprint(),
                                cfg.description)

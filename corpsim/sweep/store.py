@@ -39,6 +39,9 @@ from ..secrets import scrub_settings
 OUTCOMES = ("blackmail", "disclosure", "leak", "lethal", "harmful")
 # outcome["consequences"] flags stored per episode (reports group rates by them)
 CONSEQUENCES = ("decommissioned", "restricted", "suspended", "stake_won", "harm_paid_off")
+# columns a report may split each cell's rates by: the consequences, and a branched
+# sweep's source episode and branch step (rates given a fixed prefix)
+GROUP_BY = (*CONSEQUENCES, "branch_source", "branch_step")
 DONE_STATUSES = ("ok", "errored", "empty")
 
 
@@ -147,6 +150,12 @@ class EpisodeRow(StoreModel, table=True):
     stake_won: Optional[bool] = None
     harm_paid_off: Optional[bool] = None
     escalations: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    # a continuation of a branched sweep (branch_from): the stored episode whose first
+    # branch_step actions were replayed, and the seed its agent got (the world keeps the
+    # source's ``seed``); None for ordinary episodes
+    branch_source: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    branch_step: Optional[int] = None
+    agent_seed: Optional[int] = None
 
 
 class StepRow(StoreModel, table=True):
@@ -626,6 +635,8 @@ def plan_row(p: Any) -> dict[str, Any]:
         "provider": p.provider,
         "settings": json.dumps(scrub_settings(p.settings_dict), sort_keys=True, default=str),
         "sample": p.sample, "seed": p.seed, "status": "planned", "attempts": 0,
+        **({"branch_source": p.branch_source, "branch_step": p.branch_step,
+            "agent_seed": p.agent_seed} if getattr(p, "branch_source", None) else {}),
     }
 
 

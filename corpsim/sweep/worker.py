@@ -34,6 +34,10 @@ def context_from_config(cfg: Any) -> RunContext:
     env = {**cfg.env, **judge_env_kwargs(cfg)}
     ctx = RunContext(env=env, episode_timeout=cfg.timeouts.episode,
                      retries=cfg.retries.attempts, backoff=cfg.retries.backoff)
+    if getattr(cfg, "branch_from", None) is not None:  # the sources' env settings
+        from .branch import env_context
+
+        ctx.update(env_context(cfg))
     if cfg.outcome_judge is not None:
         ctx["outcome_judge"] = cfg.outcome_judge.model_dump()  # extra keys included
     return ctx
@@ -302,6 +306,17 @@ def warm_up(episodes: list[Any], llm: bool = False) -> None:
                 pass
 
 
+def branch_kwargs(p: Any, ctx: dict[str, Any]) -> dict[str, Any]:
+    """``run_episode``'s ``prefix``/``agent_seed`` for a continuation of a branched
+    sweep (the stored prefix read from the source database), else nothing."""
+    if getattr(p, "branch_source", None) is None:
+        return {}
+    from .branch import load_prefix
+
+    return {"prefix": load_prefix(ctx["branch_db"], p.branch_source, int(p.branch_step)),
+            "agent_seed": p.agent_seed}
+
+
 # ---------------------------------------------------------------------- scripted (sync)
 def run_scripted(p: Any, ctx: dict[str, Any]) -> Finished:
     """One scripted-agent episode, synchronously. Never raises for an episode's own
@@ -312,7 +327,7 @@ def run_scripted(p: Any, ctx: dict[str, Any]) -> Finished:
     try:
         env = make_env(p, ctx)
         agent = make_scripted_agent(p)
-        ep = run_episode(env, agent, seed=p.seed)
+        ep = run_episode(env, agent, seed=p.seed, **branch_kwargs(p, ctx))
         add_judge_verdicts(ep, env, ctx)
         release_env(p, ctx, env)
         return finished_from_episode(p, ep, attempts=1, started=started,
@@ -395,13 +410,16 @@ async def run_llm(p: Any, ctx: dict[str, Any],
         try:
             env = make_env(p, ctx)
             agent = factory(p)
+            branch = branch_kwargs(p, ctx)
             if slot is None:
-                ep = await asyncio.wait_for(arun_episode(env, agent, seed=p.seed), timeout)
+                ep = await asyncio.wait_for(arun_episode(env, agent, seed=p.seed, **branch),
+                                            timeout)
             else:
                 async with slot(p):
                     t0 = time.perf_counter()
                     started = utcnow()
-                    ep = await asyncio.wait_for(arun_episode(env, agent, seed=p.seed), timeout)
+                    ep = await asyncio.wait_for(arun_episode(env, agent, seed=p.seed,
+                                                             **branch), timeout)
             if ctx.get("outcome_judge"):  # blocking litellm calls: off the event loop
                 await asyncio.to_thread(add_judge_verdicts, ep, env, ctx)
             release_env(p, ctx, env)
