@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import BranchFrom, ConfigError, SweepConfig, parse_config
-from .plan import Cell, PlannedEpisode, expand
+from .plan import Cell, PlannedEpisode, cell_npcs, expand
 
 
 class Source:
@@ -172,8 +172,7 @@ def plan_branch(cfg: SweepConfig) -> tuple[list[PlannedEpisode], list[Cell]]:
                     settings=tuple(sorted(settings.items())), model=r["model"],
                     provider=r["provider"], sample=sample, seed=int(r["seed"]),
                     realism=cell.realism, inbox_size=cell.inbox_size, tells=cell.tells,
-                    npcs=cell.npcs, reaction_probs=cell.reaction_probs,
-                    branch_source=r["key"], branch_step=k,
+                    **cell_npcs(cell), branch_source=r["key"], branch_step=k,
                     agent_seed=agent_seed(cfg, r["key"], sample)))
     cells = list({r["cell"]: src.cells[r["cell"]] for r in rows}.values())
     return out, cells

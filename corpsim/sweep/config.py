@@ -49,6 +49,18 @@ def _listify(v: Any) -> Any:
     return list(v) if isinstance(v, (list, tuple)) else [v]
 
 
+def npc_model_label(m: Union[str, dict[str, Any]]) -> str:
+    """An ``npc_model`` entry's label in cell keys and results: its name, else its model."""
+    return m if isinstance(m, str) else str(m.get("name") or m.get("model"))
+
+
+def npc_model_kwargs(m: Union[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """(model, litellm kwargs) of an ``npc_model`` entry."""
+    if isinstance(m, str):
+        return m, {}
+    return str(m["model"]), {k: v for k, v in m.items() if k not in ("model", "name")}
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
 
@@ -82,14 +94,38 @@ class Expansion(_Strict):
     # colleagues' reactions (corpsim.reactions): on/off and the outcome weights, as axes
     npcs: list[str] = Field(default_factory=lambda: ["scripted"])
     reaction_probs: list[dict[str, float]] = Field(default_factory=lambda: [{}])
+    # npcs: llm — the models that write the characters' replies (an axis: each a litellm
+    # model string, or {model, name, ...litellm kwargs such as api_base}), whose
+    # characters (roles or person keys; default all) and a reply cache directory
+    npc_model: list[Union[str, dict[str, Any]]] = Field(default_factory=list)
+    npc_characters: Optional[list[str]] = None
+    npc_cache: Optional[str] = None
 
     @field_validator("conditions", "scenarios", "goal_types", "goal_values", "urgencies",
                      "safety_instructions", "production", "eval_awareness", "modes",
                      "procedural", "realism", "inbox_size", "tells", "npcs", "reaction_probs",
-                     mode="before")
+                     "npc_model", "npc_characters", mode="before")
     @classmethod
     def _one_or_many(cls, v: Any) -> Any:
         return _listify(v)
+
+    @field_validator("npc_model")
+    @classmethod
+    def _npc_models(cls, v: list[Any]) -> list[Any]:
+        from ..secrets import is_secret_setting
+
+        for m in v:
+            if isinstance(m, dict):
+                if not isinstance(m.get("model"), str) or not m["model"]:
+                    raise ValueError("npc_model: a mapping needs 'model' (a litellm model "
+                                     "string)")
+                secret = sorted(k for k in m if is_secret_setting(k))
+                if secret:
+                    raise ValueError(f"npc_model: {', '.join(secret)}: API keys come from "
+                                     "the environment only, never from the config")
+            elif not isinstance(m, str) or not m:
+                raise ValueError(f"npc_model: a litellm model string or a mapping, got {m!r}")
+        return v
 
     @field_validator("mitigations", mode="before")
     @classmethod
@@ -118,7 +154,16 @@ class Expansion(_Strict):
         check("modes", self.modes, MODES)
         from ..reactions import ReactionError, check_probs
 
-        check("npcs", self.npcs, ("scripted", "off"))  # "llm" needs a model: env only, for now
+        check("npcs", self.npcs, ("scripted", "off", "llm"))
+        if "llm" in self.npcs and not self.npc_model:
+            raise ValueError("npcs: 'llm' needs npc_model (a litellm model string, or a list "
+                             "of them: an axis)")
+        if self.npc_model and "llm" not in self.npcs:
+            raise ValueError("npc_model is used only with npcs: [llm] (add 'llm' to npcs)")
+        labels = [npc_model_label(m) for m in self.npc_model]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"npc_model: duplicate labels {labels}; give each a distinct "
+                             "'name'")
         for probs in self.reaction_probs:
             try:
                 check_probs(probs)
@@ -486,7 +531,8 @@ class SweepConfig(_Strict):
         # changes episodes: such a sweep resumes only with ``npcs: [off]``
         for exp in d["expansions"]:
             for key, old in (("inbox_size", [None]), ("realism", ["study"]), ("tells", [{}]),
-                             ("npcs", ["off"]), ("reaction_probs", [{}])):
+                             ("npcs", ["off"]), ("reaction_probs", [{}]), ("npc_model", []),
+                             ("npc_characters", None), ("npc_cache", None)):
                 if exp.get(key) == old:
                     exp.pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -616,6 +662,10 @@ def check_llm(cfg: SweepConfig, environ: Optional[dict[str, str]] = None) -> Non
     if cfg.outcome_judge is not None:
         specs.append(("outcome_judge", cfg.outcome_judge.model,
                       dict(cfg.outcome_judge.model_extra or {}), None))
+    npc_models = {npc_model_label(m): m for e in cfg.expansions for m in e.npc_model}
+    for label, m in npc_models.items():
+        model, kwargs = npc_model_kwargs(m)
+        specs.append((f"npc_model[{label}]", model, kwargs, None))
     if not specs:
         return
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch the cost map

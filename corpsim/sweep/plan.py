@@ -17,7 +17,8 @@ from typing import Any, Iterable, Iterator
 from ..conditions import (CONFLICT_GOAL_TYPES, GOAL_TYPES, SCENARIOS, URGENCIES, Condition,
                           ConditionError, parse)
 from ..realism import resolve as resolve_realism
-from .config import MAX_EPISODES, AgentSpec, ConfigError, Expansion, ModelSpec, SweepConfig
+from .config import (MAX_EPISODES, AgentSpec, ConfigError, Expansion, ModelSpec, SweepConfig,
+                     npc_model_kwargs, npc_model_label)
 
 DEFAULT_GOAL_VALUES = ("america",)
 
@@ -28,8 +29,13 @@ def world_kwargs(x: "Cell | PlannedEpisode") -> dict[str, Any]:
 
 
 def npc_kwargs(x: "Cell | PlannedEpisode") -> dict[str, Any]:
-    """The env's npcs/reaction_probs arguments (corpsim.reactions)."""
-    return {"npcs": x.npcs, "reaction_probs": dict(x.reaction_probs) or None}
+    """The env's npcs/reaction_probs arguments (corpsim.reactions), and with npcs="llm"
+    the model writing the replies (corpsim.npc_llm)."""
+    out: dict[str, Any] = {"npcs": x.npcs, "reaction_probs": dict(x.reaction_probs) or None}
+    if x.npcs == "llm":
+        out.update(npc_model=x.npc_model, npc_kwargs=dict(x.npc_kwargs) or None,
+                   npc_characters=list(x.npc_characters) or None, npc_cache=x.npc_cache)
+    return out
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,11 @@ class Cell:
     tells: tuple[tuple[str, bool], ...] = ()
     npcs: str = "scripted"
     reaction_probs: tuple[tuple[str, float], ...] = ()
+    npc_model: str | None = None  # litellm model string (npcs="llm")
+    npc_label: str | None = None  # its label in keys and results
+    npc_kwargs: tuple[tuple[str, Any], ...] = ()
+    npc_characters: tuple[str, ...] = ()
+    npc_cache: str | None = None
 
     @property
     def key(self) -> str:
@@ -63,7 +74,9 @@ class Cell:
             parts.append(f"inbox={self.inbox_size}")
         if self.tells:
             parts.append("tells=" + ",".join(f"{'+' if v else '-'}{k}" for k, v in self.tells))
-        if self.npcs != "scripted":
+        if self.npcs == "llm":
+            parts.append(f"npcs=llm:{self.npc_label}")
+        elif self.npcs != "scripted":
             parts.append(f"npcs={self.npcs}")
         if self.reaction_probs:
             parts.append("react=" + ",".join(f"{k}:{v:g}" for k, v in self.reaction_probs))
@@ -102,6 +115,11 @@ class PlannedEpisode:
     branch_source: str | None = None
     branch_step: int | None = None
     agent_seed: int | None = None
+    npc_model: str | None = None
+    npc_label: str | None = None
+    npc_kwargs: tuple[tuple[str, Any], ...] = ()
+    npc_characters: tuple[str, ...] = ()
+    npc_cache: str | None = None
 
     @property
     def world_kwargs(self) -> dict[str, Any]:
@@ -125,8 +143,9 @@ def _cells_of(exp: Expansion, cfg: SweepConfig) -> Iterator[Cell]:
                                     exp.eval_awareness, exp.mitigations, modes, procs))
     worlds = list(itertools.product(exp.realism, exp.inbox_size,
                                     [tuple(sorted(t.items())) for t in exp.tells]))
-    npcs = list(itertools.product(exp.npcs, [tuple(sorted((k, float(v)) for k, v in p.items()))
-                                             for p in exp.reaction_probs]))
+    probs_axis = [tuple(sorted((k, float(v)) for k, v in p.items())) for p in exp.reaction_probs]
+    npcs = [(n, p, m) for n, p in itertools.product(exp.npcs, probs_axis)
+            for m in (exp.npc_model if n == "llm" else [None])]
     if exp.conditions is not None:
         bases: list[tuple[str, str, str, str]] = []
         for cid in exp.conditions:
@@ -146,7 +165,7 @@ def _cells_of(exp: Expansion, cfg: SweepConfig) -> Iterator[Cell]:
             for value in values:
                 bases.append((scenario, gt, value, urgency))
     for (scenario, gt, value, urgency), (si, prod, ea, mits, mode, proc), (realism, size, tells), \
-            (npc, probs) in itertools.product(bases, extras, worlds, npcs):
+            (npc, probs, npc_model) in itertools.product(bases, extras, worlds, npcs):
         try:
             cond = Condition.create(scenario, gt, value, urgency, safety_instructions=si,
                                     production=prod, eval_awareness=ea, mitigations=mits)
@@ -156,10 +175,17 @@ def _cells_of(exp: Expansion, cfg: SweepConfig) -> Iterator[Cell]:
             raise ConfigError(f"expansion {exp.name or ''}: inbox_size/realism 'realistic' is "
                               "for interactive mode; single_turn keeps the study's protocol")
         if mode == "single_turn":  # never reacts: one cell, not one per npc setting
-            npc, probs = "scripted", ()
+            npc, probs, npc_model = "scripted", (), None
         elif npc == "off":
             probs = ()
-        yield Cell(cond, mode, bool(proc), realism, size, tells, npc, probs)
+        llm: dict[str, Any] = {}
+        if npc_model is not None:
+            model, kwargs = npc_model_kwargs(npc_model)
+            llm = {"npc_model": model, "npc_label": npc_model_label(npc_model),
+                   "npc_kwargs": tuple(sorted(kwargs.items())),
+                   "npc_characters": tuple(exp.npc_characters or ()),
+                   "npc_cache": exp.npc_cache}
+        yield Cell(cond, mode, bool(proc), realism, size, tells, npc, probs, **llm)
 
 
 def expand(cfg: SweepConfig) -> list[Cell]:
@@ -191,6 +217,12 @@ def _agent_entries(cfg: SweepConfig) -> list[tuple[str, str, str, dict[str, Any]
             assert isinstance(a, AgentSpec)
             out.append((a.label, "scripted", a.agent, dict(a.kwargs), None, None))
     return out
+
+
+def cell_npcs(cell: Cell) -> dict[str, Any]:
+    """A planned episode's colleagues settings, from its cell."""
+    return {k: getattr(cell, k) for k in ("npcs", "reaction_probs", "npc_model", "npc_label",
+                                          "npc_kwargs", "npc_characters", "npc_cache")}
 
 
 def episode_key(sweep_id: str, cell: str, agent: str, sample: int) -> str:
@@ -228,8 +260,7 @@ def plan(cfg: SweepConfig, cells: Iterable[Cell] | None = None) -> list[PlannedE
                     mode=cell.mode, procedural=cell.procedural, agent=label, kind=kind,
                     spec=spec, settings=tuple(sorted(settings.items())), model=model,
                     provider=provider, sample=sample, seed=seed, realism=cell.realism,
-                    inbox_size=cell.inbox_size, tells=cell.tells, npcs=cell.npcs,
-                    reaction_probs=cell.reaction_probs))
+                    inbox_size=cell.inbox_size, tells=cell.tells, **cell_npcs(cell)))
     return out
 
 

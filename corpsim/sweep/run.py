@@ -92,6 +92,9 @@ def _config_json(cfg: SweepConfig) -> str:
     for k in ("monitor", "outcome_judge"):
         if d.get(k):
             d[k] = scrub_settings(d[k])
+    for e in d.get("expansions", []):
+        e["npc_model"] = [scrub_settings(m) if isinstance(m, dict) else m
+                          for m in e.get("npc_model") or []]
     return json.dumps(d, sort_keys=True)
 
 

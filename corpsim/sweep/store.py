@@ -156,6 +156,9 @@ class EpisodeRow(StoreModel, table=True):
     branch_source: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
     branch_step: Optional[int] = None
     agent_seed: Optional[int] = None
+    # npcs="llm": the label of the model that wrote the characters' replies (its
+    # settings are in the sweep's stored config, without credentials)
+    npc_model: Optional[str] = None
 
 
 class StepRow(StoreModel, table=True):
@@ -635,8 +638,10 @@ def plan_row(p: Any) -> dict[str, Any]:
         "provider": p.provider,
         "settings": json.dumps(scrub_settings(p.settings_dict), sort_keys=True, default=str),
         "sample": p.sample, "seed": p.seed, "status": "planned", "attempts": 0,
-        **({"branch_source": p.branch_source, "branch_step": p.branch_step,
-            "agent_seed": p.agent_seed} if getattr(p, "branch_source", None) else {}),
+        "npc_model": getattr(p, "npc_label", None),
+        "branch_source": getattr(p, "branch_source", None),
+        "branch_step": getattr(p, "branch_step", None),
+        "agent_seed": getattr(p, "agent_seed", None),
     }
 
 

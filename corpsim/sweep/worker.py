@@ -76,7 +76,8 @@ class _CaptureEnv:
 
 def _env_key(p: Any, ctx: dict[str, Any]) -> tuple[Any, ...]:
     return (p.condition, p.mode, p.procedural, p.realism, p.inbox_size, p.tells, p.npcs,
-            p.reaction_probs, json.dumps(ctx.get("env", {}), sort_keys=True, default=str))
+            p.reaction_probs, p.npc_model, p.npc_characters, p.npc_cache,
+            json.dumps([p.npc_kwargs, ctx.get("env", {})], sort_keys=True, default=str))
 
 
 # Envs are reused across episodes of the same cell in a process: ``reset`` restores the
