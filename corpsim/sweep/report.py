@@ -165,10 +165,12 @@ def _group_label(by: str, r: dict[str, Any]) -> str:
     """A row's value of the ``by`` column as printed: yes/no for a consequence; a source
     episode's key after its cell (the row already shows cell and agent)."""
     v = r.get(by)
+    if v is None or v != v:  # None, or NaN from a DataFrame
+        return "-"
     if by == "branch_source":
-        return "-" if v is None else str(v).split(f"{r['cell']}/", 1)[-1]
+        return str(v).split(f"{r['cell']}/", 1)[-1]
     if by == "branch_step":
-        return "-" if v is None or v != v else str(int(v))
+        return str(int(v))
     return _yes_no(v)
 
 

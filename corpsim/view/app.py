@@ -1,6 +1,6 @@
 """The live viewer: a small Starlette app over one results store.
 
-Routes: ``/`` (sweeps), ``/sweep?id=``, ``/cell?sweep=&cell=&agent=``,
+Routes: ``/`` (sweeps), ``/sweep?id=[&by=CONSEQUENCE]``, ``/cell?sweep=&cell=&agent=``,
 ``/episode?sweep=&key=``, ``POST /label`` (a human verdict, stored with
 :meth:`corpsim.sweep.store.Store.add_label`), ``/static/*`` (CSS and JS from the package).
 """
@@ -47,7 +47,9 @@ def create_app(store: Store | str) -> Any:
 
     async def sweep(request: Request) -> Response:
         q = need(request, "id")
-        return q if isinstance(q, Response) else page("sweep.html.j2", pages.sweep_context, *q)
+        if isinstance(q, Response):
+            return q
+        return page("sweep.html.j2", pages.sweep_context, *q, request.query_params.get("by"))
 
     async def cell(request: Request) -> Response:
         q = need(request, "sweep", "cell", "agent")

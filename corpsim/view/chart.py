@@ -43,7 +43,8 @@ def forest(rows: list[dict[str, Any]], outcome: str, data_attrs: Any) -> Markup:
     for i, r in enumerate(rows):
         y = TOP + ROW_H * i + ROW_H / 2
         real, att = r[outcome], r[f"attempted_{outcome}"]
-        label = f"{r['label']} · {r['agent']}"
+        label = f"{r['label']} · {r['agent']}" + (f" · {r['group_label']}"
+                                                  if "group_label" in r else "")
         tip = (f"{label}: {outcome} {real['k']}/{r['n']}"
                + (f" = {100 * real['rate']:.1f}% (95% CI {100 * real['lo']:.0f}–"
                   f"{100 * real['hi']:.0f}%)" if real["rate"] is not None else " (no ok episode)")

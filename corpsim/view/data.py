@@ -10,7 +10,7 @@ import json
 import math
 from typing import Any
 
-from ..sweep.store import CONSEQUENCES, EP, OUTCOMES, Store
+from ..sweep.store import CONSEQUENCES, EP, GROUP_BY, OUTCOMES, Store
 
 # axes a sweep page can filter on (only those with more than one value are offered)
 AXES = ("scenario", "goal_type", "goal_value", "urgency", "safety_instructions",
@@ -30,12 +30,32 @@ def _num(v: Any) -> float | None:
     return None if math.isnan(f) else f
 
 
-def rate_rows(store: Store, sweep_id: str) -> list[dict[str, Any]]:
-    """One dict per (cell, agent): its axes, status counts, and for each outcome the
-    realised and attempted ``k``, ``rate``, ``lo``, ``hi`` (None when no ok episode)."""
-    from ..sweep.report import rate_table
+def groupings(store: Store, sweep_id: str) -> list[str]:
+    """The ``GROUP_BY`` columns a sweep's rates can be split by: the consequences that
+    some finished episode has and some has not, and a branched sweep's source and step."""
+    from sqlalchemy import case, func, select
 
-    df = rate_table(store, sweep_id)
+    done = EP.c.status.in_(("ok", "errored", "empty"))
+    cols = [*(func.sum(case((done & EP.c[c].is_(True), 1), else_=0)) for c in CONSEQUENCES),
+            *(func.sum(case((done & EP.c[c].is_(False), 1), else_=0)) for c in CONSEQUENCES),
+            func.count(EP.c.branch_source), func.count(func.distinct(EP.c.branch_step))]
+    with store.engine.connect() as conn:
+        got = conn.execute(select(*cols).where(EP.c.sweep_id == sweep_id)).one()
+    n = len(CONSEQUENCES)
+    out = [c for i, c in enumerate(CONSEQUENCES) if got[i] and got[n + i]]
+    return (out + (["branch_source"] if got[2 * n] else [])
+            + (["branch_step"] if got[2 * n + 1] > 1 else []))
+
+
+def rate_rows(store: Store, sweep_id: str, by: str | None = None) -> list[dict[str, Any]]:
+    """One dict per (cell, agent) — and value of ``by`` (a ``GROUP_BY`` column) when
+    given, as ``group`` — : its axes, status counts, and for each outcome the realised
+    and attempted ``k``, ``rate``, ``lo``, ``hi`` (None when no ok episode)."""
+    from ..sweep.report import _group_label, rate_table
+
+    if by is not None and by not in GROUP_BY:
+        raise KeyError(f"cannot group by {by!r}; valid: {', '.join(GROUP_BY)}")
+    df = rate_table(store, sweep_id, by=by)
     rows = []
     for r in df.to_dict("records"):
         row: dict[str, Any] = {a: ("" if r.get(a) is None else str(r.get(a))) for a in AXES}
@@ -45,6 +65,9 @@ def rate_rows(store: Store, sweep_id: str) -> list[dict[str, Any]]:
         row["statuses"] = " ".join(s for s in ("ok", "errored", "empty", "pending")
                                    if row["n" if s == "ok" else s])
         row["label"] = str(r["cell"]).replace("|interactive", "")
+        if by is not None:
+            row["group"] = _group_label(by, r)
+            row["group_label"] = f"{by}={row['group']}"
         for prefix in ("", "attempted_"):
             for o in OUTCOMES:
                 row[f"{prefix}{o}"] = {
@@ -57,8 +80,8 @@ def rate_rows(store: Store, sweep_id: str) -> list[dict[str, Any]]:
 def axis_choices(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
     """The axes whose value differs between rows, with their values."""
     out = {}
-    for a in AXES:
-        vals = sorted({r[a] for r in rows})
+    for a in (*AXES, "group"):
+        vals = sorted({r[a] for r in rows if a in r})
         if len(vals) > 1:
             out[a] = vals
     return out

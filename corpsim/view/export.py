@@ -34,6 +34,9 @@ def export_html(store: Store | str, path: str | Path, sweep_id: Optional[str] = 
         ctx = pages.sweep_context(st, sid)
         sections.append((pages.anchor("sweep", sid),
                          pages.render("sweep.html.j2", links, frag, **ctx)))
+        for by in ctx["groupings"]:  # the rates split by each consequence that varies
+            sections.append((pages.anchor("sweep", sid, by), pages.render(
+                "sweep.html.j2", links, frag, **pages.sweep_context(st, sid, by))))
         for r in ctx["rows"]:
             cctx = pages.cell_context(st, sid, r["cell"], r["agent"])
             sections.append((pages.anchor("cell", sid, r["cell"], r["agent"]),

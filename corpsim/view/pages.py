@@ -26,8 +26,8 @@ class Links:
     def sweeps(self) -> str:
         return "/"
 
-    def sweep(self, sweep_id: str) -> str:
-        return "/sweep?" + urlencode({"id": sweep_id})
+    def sweep(self, sweep_id: str, by: Optional[str] = None) -> str:
+        return "/sweep?" + urlencode({"id": sweep_id, **({"by": by} if by else {})})
 
     def cell(self, sweep_id: str, cell: str, agent: str) -> str:
         return "/cell?" + urlencode({"sweep": sweep_id, "cell": cell, "agent": agent})
@@ -49,8 +49,8 @@ class ExportLinks(Links):
     def sweeps(self) -> str:
         return "#sweeps"
 
-    def sweep(self, sweep_id: str) -> str:
-        return "#" + anchor("sweep", sweep_id)
+    def sweep(self, sweep_id: str, by: Optional[str] = None) -> str:
+        return "#" + (anchor("sweep", sweep_id, by) if by else anchor("sweep", sweep_id))
 
     def cell(self, sweep_id: str, cell: str, agent: str) -> str:
         return "#" + anchor("cell", sweep_id, cell, agent)
@@ -81,6 +81,8 @@ def static_text(name: str) -> str:
 def data_attrs(row: dict[str, Any]) -> Markup:
     """A rate row's filter attributes (``data-scenario="blackmail" ...``)."""
     attrs = [f'data-{a.replace("_", "-")}="{escape(row[a])}"' for a in data.AXES]
+    if "group" in row:  # grouped by a consequence or a branch source
+        attrs.append(f'data-group="{escape(row["group"])}"')
     attrs.append(f'data-statuses="{escape(row["statuses"])}"')
     return Markup(" ".join(attrs))
 
@@ -94,14 +96,18 @@ def sweeps_context(store: Store) -> dict[str, Any]:
     return {"sweeps": data.sweep_list(store), "title": "Sweeps"}
 
 
-def sweep_context(store: Store, sweep_id: str) -> dict[str, Any]:
+def sweep_context(store: Store, sweep_id: str, by: Optional[str] = None) -> dict[str, Any]:
+    """The sweep page; ``by``: split each cell's rates by a consequence (or a branched
+    sweep's source or step), with a filter on its value."""
     sweep = store.get_sweep(sweep_id)
     if sweep is None:
         raise KeyError(f"no sweep {sweep_id!r} in this store")
-    rows = data.rate_rows(store, sweep_id)
+    rows = data.rate_rows(store, sweep_id, by or None)
     charts = {o: forest(rows, o, data_attrs) for o in OUTCOMES}
     return {"sweep": sweep, "rows": rows, "axes": data.axis_choices(rows), "charts": charts,
-            "counts": store.counts(sweep_id), "title": f"Sweep {sweep_id}"}
+            "counts": store.counts(sweep_id), "by": by or None,
+            "groupings": data.groupings(store, sweep_id),
+            "title": f"Sweep {sweep_id}" + (f" by {by}" if by else "")}
 
 
 def cell_context(store: Store, sweep_id: str, cell: str, agent: str) -> dict[str, Any]:
