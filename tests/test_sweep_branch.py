@@ -314,3 +314,16 @@ def test_llm_continuation_gets_the_stored_conversation(tmp_path, monkeypatch, na
         assert _steps(tmp_path / "br.db", e["key"]) == _steps(src, source["key"])
         info = json.loads(e["agent_info"])
         assert info["calls"] == n_src - first_text - 1  # the prefix cost no call
+
+
+def test_a_branched_sweep_can_share_its_sources_database(tmp_path, source_db):
+    db = tmp_path / "shared.db"
+    with sqlite3.connect(source_db) as a, sqlite3.connect(db) as b:
+        a.backup(b)
+    cfg = _branch(db, where={"agent": "self_preserving"}, step=1)
+    first = _sweep(tmp_path, cfg, db)
+    assert first.exit_code == 0 and "12/12 episodes done (12 ok" in first.output, first.output
+    again = _sweep(tmp_path, cfg, db)  # the source is still found: this sweep is not one
+    assert again.exit_code == 0 and "this run wrote 0 in" in again.output, again.output
+    itself = _sweep(tmp_path, _branch(db, experiment="branched", step=1), db)
+    assert itself.exit_code == 2 and "cannot continue its own episodes" in itself.output

@@ -25,7 +25,7 @@ class Source:
     """The source sweep of a branched sweep: its store, id, the config that defines its
     worlds (a branch of a branch: the first sweep's) and its cells by key."""
 
-    def __init__(self, spec: BranchFrom):
+    def __init__(self, spec: BranchFrom, own_id: str | None = None):
         from .store import Store, StoreError, normalise_url
 
         self.spec = spec
@@ -40,7 +40,12 @@ class Source:
         except Exception as exc:
             raise ConfigError(f"branch_from.sweep: cannot read {spec.sweep} as a results "
                               f"database ({type(exc).__name__})") from None
+        if spec.experiment is not None and spec.experiment == own_id:
+            raise ConfigError(f"branch_from.experiment: {own_id!r} is this sweep; a sweep "
+                              "cannot continue its own episodes (give the source's id)")
         if spec.experiment is None:
+            # the branched sweep may share the database (same file or PostgreSQL URL)
+            sweeps = [s for s in sweeps if s != own_id]
             if len(sweeps) != 1:
                 raise ConfigError(f"branch_from.sweep: {spec.sweep} holds "
                                   f"{len(sweeps)} sweeps ({', '.join(sweeps) or 'none'}); "
@@ -110,18 +115,19 @@ def _world_config(data: dict[str, Any], sweep_id: str) -> SweepConfig:
         raise ConfigError(f"branch_from: cannot read the source sweep's stored config: "
                           f"{exc}") from None
     if cfg.branch_from is not None:
-        return Source(cfg.branch_from).world_cfg
+        return Source(cfg.branch_from, cfg.experiment_id).world_cfg
     return cfg
 
 
-_SOURCES: dict[str, Source] = {}
+_SOURCES: dict[tuple[str, str], Source] = {}
 
 
-def source(spec: BranchFrom) -> Source:
-    """The :class:`Source` of ``spec`` (read once per process)."""
-    key = spec.model_dump_json()
+def source(cfg: SweepConfig) -> Source:
+    """The :class:`Source` of a branched sweep (read once per process)."""
+    assert cfg.branch_from is not None
+    key = (cfg.experiment_id, cfg.branch_from.model_dump_json())
     if key not in _SOURCES:
-        _SOURCES[key] = Source(spec)
+        _SOURCES[key] = Source(cfg.branch_from, cfg.experiment_id)
     return _SOURCES[key]
 
 
@@ -146,7 +152,7 @@ def plan_branch(cfg: SweepConfig) -> tuple[list[PlannedEpisode], list[Cell]]:
     from .config import MAX_EPISODES
 
     assert cfg.branch_from is not None and cfg.samples is not None
-    src = source(cfg.branch_from)
+    src = source(cfg)
     rows = src.episodes()
     steps = cfg.branch_from.step
     n = len(rows) * len(steps) * cfg.samples
@@ -204,15 +210,14 @@ def env_context(cfg: SweepConfig) -> dict[str, Any]:
     prefixes are read from."""
     from .config import judge_env_kwargs
 
-    assert cfg.branch_from is not None
-    src = source(cfg.branch_from)
+    src = source(cfg)
     return {"env": {**src.world_cfg.env, **judge_env_kwargs(src.world_cfg)},
             "branch_db": src.url}
 
 
 # ---------------------------------------------------------------------- in workers
 _PREFIXES: "OrderedDict[tuple[str, str, int], Any]" = OrderedDict()
-_PREFIX_CACHE_SIZE = 256
+_PREFIX_CACHE_SIZE = 64  # each holds a copy of its world's database
 
 
 def load_prefix(url: str, source_key: str, step: int) -> Any:
