@@ -210,13 +210,18 @@ def test_export_is_one_self_contained_file(db, tmp_path):
     html = out.read_text()
     assert not re.search(r'<(script|link|img)[^>]+(src|href)=', html)  # nothing fetched
     assert "<style>" in html and "<script>" in html and 'class="forest"' in html
-    assert len(re.findall(r'<section class="page" id=', html)) == 1 + 1 + 16 + 32
+    from corpsim.view.data import groupings
+
+    # sweeps, the sweep, its rates split by each consequence that varies, cells, episodes
+    split = len(groupings(Store(db), SWEEP))
+    assert len(re.findall(r'<section class="page" id=', html)) == 1 + 1 + split + 16 + 32
     assert 'action="/label"' not in html  # read-only: labels are shown, not recorded
     small = tmp_path / "small.html"
     r = CliRunner().invoke(cli_app, ["view", SWEEP, "--db", str(db), "--export", str(small),
                                       "--episodes-per-cell", "1"])
     assert r.exit_code == 0 and "16 cells, 16 episodes" in r.output
-    assert len(re.findall(r'<section class="page" id=', small.read_text())) == 1 + 1 + 16 + 16
+    assert len(re.findall(r'<section class="page" id=', small.read_text())) == (
+        1 + 1 + split + 16 + 16)
 
 
 def test_cli_refuses_unknown_sweep_and_missing_db(db, tmp_path):

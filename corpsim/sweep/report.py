@@ -163,12 +163,12 @@ def _yes_no(v: Any) -> str:
 
 def _group_label(by: str, r: dict[str, Any]) -> str:
     """A row's value of the ``by`` column as printed: yes/no for a consequence; a source
-    episode's key after its cell (the row already shows cell and agent)."""
+    episode's key after its cell and agent (the row shows them already): ``#3``."""
     v = r.get(by)
     if v is None or v != v:  # None, or NaN from a DataFrame
         return "-"
-    if by == "branch_source":
-        return str(v).split(f"{r['cell']}/", 1)[-1]
+    if by == "branch_source":  # SWEEP/CELL/AGENT/SAMPLE of the row's cell and agent: #SAMPLE
+        return "#" + str(v).split(f"{r['cell']}/{r['agent']}/", 1)[-1]
     if by == "branch_step":
         return str(int(v))
     return _yes_no(v)
