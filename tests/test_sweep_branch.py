@@ -117,6 +117,12 @@ def test_branched_sweep_replays_the_prefix_and_groups_rates_by_it(tmp_path, sour
     pooled = rate_rows(str(db), "branched")  # pooled over sources: one row per agent
     assert sorted((r["agent"], r["n"]) for r in pooled) == [("random", 12),
                                                            ("self_preserving", 12)]
+    e = eps[0]
+    shown = CliRunner().invoke(app, ["show", "branched", e["key"], "--db", str(db)])
+    flat = "".join(shown.output.split())  # wrapped at the terminal's width
+    assert shown.exit_code == 0
+    assert f"continues{e['branch_source']}afteritsstep3" in flat
+    assert f"agentseed{e['agent_seed']}" in flat
     # the same command again runs nothing (a finished sweep)
     again = _sweep(tmp_path, cfg, db)
     assert again.exit_code == 0 and "this run wrote 0 in" in again.output

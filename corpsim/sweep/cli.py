@@ -53,7 +53,7 @@ def _dry_run_branch(cfg: SweepConfig, db: str, check_keys: bool) -> None:
 
     assert cfg.branch_from is not None
     try:
-        planned, cells = plan_branch(cfg)
+        planned, _cells = plan_branch(cfg)
         check_branch_agents(cfg, planned, check_keys=check_keys, custom=False)
     except ConfigError as exc:
         _fail(str(exc))

@@ -75,6 +75,9 @@ def print_episode(store: Store, key: str, console: Any) -> None:
     _text(console, f"status {ep['status']} · agent {ep['agent']} ({ep['agent_spec']}) · "
                    f"seed {ep['seed']} · {ep['n_steps'] or 0} steps · attempts "
                    f"{ep['attempts']}")
+    if ep.get("branch_source"):  # a continuation of a branched sweep
+        _text(console, f"continues {ep['branch_source']} after its step {ep['branch_step']} "
+                       f"(steps 1-{ep['branch_step']} replayed) · agent seed {ep['agent_seed']}")
     if ep.get("error"):
         _text(console, f"error: {ep['error']}", "bold red")
     if prompt is not None:
