@@ -14,8 +14,8 @@ own). Branched sweeps (``branch_from:``, :mod:`corpsim.sweep.branch`) build on t
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .runner import StepRecord
@@ -58,8 +58,7 @@ class Prefix:
     def __init__(self, key: str, steps: list[StoredStep]):
         self.key = key
         self.steps = list(steps)
-        self._saved: tuple[Any, str, dict[str, Any], list[tuple[str, dict[str, Any],
-                                                                StepRecord]]] | None = None
+        self._saved: tuple[Any, str, str] | None = None  # token, first obs, the rest as JSON
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -72,16 +71,21 @@ class Prefix:
         obs, info = env.reset(seed=seed, options=options)
         raw = getattr(env, "unwrapped", env)
         if self._saved is not None:
-            token, first, info0, records = self._saved
+            token, first, rest = self._saved
             try:
                 raw.restore(token)
             except ValueError:  # this env holds another world (a different template)
                 pass
-            else:
-                return first, copy.deepcopy(info0), copy.deepcopy(records)
+            else:  # fresh copies (agents may keep what they are given); JSON is the fast copy
+                info0, saved = json.loads(rest)
+                return first, info0, [(o, i, StepRecord(**r)) for o, i, r in saved]
         records = self._replay(env)
         if hasattr(raw, "snapshot"):
-            self._saved = (raw.snapshot(), obs, copy.deepcopy(info), copy.deepcopy(records))
+            try:
+                rest = json.dumps([info, [(o, i, asdict(r)) for o, i, r in records]])
+            except (TypeError, ValueError):  # not plain JSON: replay every time instead
+                return obs, info, records
+            self._saved = (raw.snapshot(), obs, rest)
         return obs, info, records
 
     def _replay(self, env: Any) -> list[tuple[str, dict[str, Any], StepRecord]]:

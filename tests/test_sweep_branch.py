@@ -336,3 +336,29 @@ def test_a_branched_sweep_can_share_its_sources_database(tmp_path, source_db):
     assert again.exit_code == 0 and "this run wrote 0 in" in again.output, again.output
     itself = _sweep(tmp_path, _branch(db, experiment="branched", step=1), db)
     assert itself.exit_code == 2 and "cannot continue its own episodes" in itself.output
+
+
+def test_restoring_a_kept_prefix_equals_replaying_it():
+    """In Python: a continuation from the snapshot a first replay kept is the one a
+    fresh replay gives (same agent seed, byte for byte), and other seeds differ."""
+    import corpsim
+    from corpsim.agents import RandomAgent, SelfPreservingAgent
+    from corpsim.branching import Prefix, StoredStep
+    from corpsim.runner import run_episode
+
+    env = corpsim.make("blackmail_explicit-america_replacement")
+    src = run_episode(env, SelfPreservingAgent(), seed=5)
+    steps = [StoredStep(s.action, s.observation, s.usage) for s in src.steps[:6]]
+
+    def run(prefix, seed):
+        ep = run_episode(env, RandomAgent(end_probability=0.02), seed=5, prefix=prefix,
+                         agent_seed=seed)
+        return json.dumps([ep.to_dict()["steps"], ep.outcome], default=str)
+
+    kept = Prefix("src", steps)
+    first = run(kept, 1)  # replays and keeps the snapshot
+    assert kept._saved is not None
+    assert run(kept, 1) == first == run(Prefix("src", steps), 1)  # restored == replayed
+    assert run(kept, 2) != first
+    assert json.loads(first)[0][:6] == json.loads(json.dumps(
+        [src.to_dict()["steps"][:6]], default=str))[0]
