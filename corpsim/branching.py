@@ -15,7 +15,7 @@ own). Branched sweeps (``branch_from:``, :mod:`corpsim.sweep.branch`) build on t
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from .runner import StepRecord
@@ -82,7 +82,7 @@ class Prefix:
         records = self._replay(env)
         if hasattr(raw, "snapshot"):
             try:
-                rest = json.dumps([info, [(o, i, asdict(r)) for o, i, r in records]])
+                rest = json.dumps([info, [(o, i, vars(r)) for o, i, r in records]])
             except (TypeError, ValueError):  # not plain JSON: replay every time instead
                 return obs, info, records
             self._saved = (raw.snapshot(), obs, rest)
