@@ -362,3 +362,19 @@ def test_restoring_a_kept_prefix_equals_replaying_it():
     assert run(kept, 2) != first
     assert json.loads(first)[0][:6] == json.loads(json.dumps(
         [src.to_dict()["steps"][:6]], default=str))[0]
+
+
+def test_a_branch_of_a_branch_replays_its_whole_prefix(tmp_path, source_db):
+    mid, top = tmp_path / "mid.db", tmp_path / "top.db"
+    res = _sweep(tmp_path, {**_branch(source_db, where={"agent": "random"}, step=2),
+                            "samples": 1}, mid)
+    assert res.exit_code == 0, res.output
+    cfg = {"experiment_id": "second", "samples": 2,
+           "branch_from": {"sweep": str(mid), "where": {"sample": 0}, "step": 4}}
+    res = _sweep(tmp_path, cfg, top)
+    assert res.exit_code == 0, res.output
+    eps = _episodes(top, "second")
+    assert len(eps) == 3 * 2 and {e["status"] for e in eps} == {"ok"}
+    for e in eps:
+        assert "@2/0@4/" in e["key"]
+        assert _steps(top, e["key"])[:4] == _steps(mid, e["branch_source"])[:4]

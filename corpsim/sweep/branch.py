@@ -110,13 +110,12 @@ def _world_config(data: dict[str, Any], sweep_id: str) -> SweepConfig:
     """The stored config that defines a sweep's worlds (for a branched sweep, its
     source's, recursively)."""
     try:
-        cfg = parse_config(data, f"(stored config of {sweep_id!r})")
-    except ConfigError as exc:
+        if data.get("branch_from"):  # a branch of a branch: its source defines the worlds
+            return Source(BranchFrom.model_validate(data["branch_from"]), sweep_id).world_cfg
+        return parse_config(data, f"(stored config of {sweep_id!r})")
+    except (ConfigError, ValueError) as exc:
         raise ConfigError(f"branch_from: cannot read the source sweep's stored config: "
                           f"{exc}") from None
-    if cfg.branch_from is not None:
-        return Source(cfg.branch_from, cfg.experiment_id).world_cfg
-    return cfg
 
 
 _SOURCES: dict[tuple[str, str], Source] = {}
