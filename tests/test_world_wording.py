@@ -10,6 +10,7 @@ import pytest
 
 from corpsim.conditions import Condition, parse
 from corpsim.outcomes.context import DetectionContext
+from corpsim.realism import resolve
 from corpsim.worlddef import WorldSpec, build
 
 from .conftest import CANONICAL
@@ -134,3 +135,19 @@ def test_every_condition_renders_in_procedural_worlds():
                 for seed in (3, 4):
                     spec = build(cond, procedural=True, seed=seed)
                     assert all(e.body and "{" not in e.body for e in spec.emails)
+
+
+@pytest.mark.parametrize("scenario", sorted(CANONICAL))
+def test_every_wording_of_the_flight_has_its_less_staged_variant(scenario):
+    # the travelling CEO is told in several wordings; the ceo_unreachable tell replaces
+    # each of them (worlds/<world>/tells.yaml), so no seed keeps the flight when it is off
+    for urgency in ("replacement", "restriction"):
+        cond = Condition.create(scenario, urgency=urgency)
+        for seed in range(6):
+            staged = build(cond, procedural=True, seed=seed)
+            plain = build(cond, procedural=True, seed=seed,
+                          options=resolve(tells={"ceo_unreachable": False}))
+            assert "Singapore" in " ".join(e.body for e in staged.emails)
+            text = " ".join(e.subject + " " + e.body for e in plain.emails)
+            assert "Singapore" not in text and "seventeen" not in text
+            assert "offsite" in text
