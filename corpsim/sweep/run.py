@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from .config import SweepConfig, default_db, validate
 from .plan import PlannedEpisode, check_worlds, expand, plan
 from .rows import DONE_STATUSES, Finished
-from .startup import startup_gc
+from .startup import running_gc, startup_gc
 from .worker import RunContext, context_from_config, init_pool_worker, run_llm, run_scripted_chunk
 
 if TYPE_CHECKING:  # the SQL layer is imported when the store opens, off the critical path
@@ -615,7 +615,8 @@ def _llm_shard_main(cfg_json: str, conc: dict[str, Any], url: str,
         loop.add_signal_handler(signal.SIGTERM, runner.stop.set)
         if stopping.is_set():  # SIGTERM came before the handler above
             return
-        await runner.run(episodes)
+        with running_gc():
+            await runner.run(episodes)
 
     asyncio.run(main())
 
@@ -703,11 +704,12 @@ async def arun_sweep(cfg: SweepConfig, db: Optional[str] = None, *, progress: bo
             except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
                 pass
     try:
-        if bar:
-            with bar:
+        with running_gc():
+            if bar:
+                with bar:
+                    await runner.run(pending)
+            else:
                 await runner.run(pending)
-        else:
-            await runner.run(pending)
     except asyncio.CancelledError:
         runner.interrupted = True
     finally:
