@@ -28,9 +28,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .config import SweepConfig, default_db, validate
 from .plan import PlannedEpisode, check_worlds, expand, plan
