@@ -81,6 +81,7 @@ def test_new_sqlite_file_means_a_plain_path_that_does_not_exist(tmp_path) -> Non
     assert not new_sqlite_file(f"sqlite:///{tmp_path / 'new.db'}")
     assert not new_sqlite_file("postgresql://u@localhost/x")
     assert not new_sqlite_file(":memory:")
+    assert not new_sqlite_file(str(existing / "x.db"))  # a file where a folder must be
 
 
 # ---------------------------------------------------------------------- real HTTP

@@ -104,12 +104,11 @@ def new_sqlite_file(db: str) -> bool:
     if "://" in db or db == ":memory:" or os.path.lexists(path):
         return False
     folder = os.path.dirname(path)
-    while not os.path.isdir(folder):  # the store makes missing folders
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            return False
-        folder = parent
-    return os.access(folder, os.W_OK | os.X_OK)
+    while not os.path.lexists(folder):  # the store makes missing folders
+        folder = os.path.dirname(folder)
+    # a file in the way, or a folder this process cannot write: the store's own error,
+    # before any episode runs
+    return os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK)
 
 
 def _config_json(cfg: SweepConfig) -> str:
