@@ -264,8 +264,8 @@ def _cost_map() -> dict[str, Any]:
     for folder in (spec.submodule_search_locations or []) if spec else []:
         path = os.path.join(folder, "model_prices_and_context_window_backup.json")
         if os.path.exists(path):
-            with open(path, encoding="utf-8") as f:
-                return json.load(f)
+            with open(path, "rb") as f:  # ~3.5 MB, read at the first answer
+                return _loads(f.read())
     return {}
 
 

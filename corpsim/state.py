@@ -1,21 +1,22 @@
-"""The live state of one episode: SQLModel tables in an in-memory SQLite database.
+"""The live state of one episode: the world's tables in an in-memory SQLite database.
 
-The tables are declared with SQLModel (so the schema is typed, documented and shared
-with analysis code), but the hot path talks to the SQLite connection directly: an ORM
-round trip costs ~300 us, a prepared SQLite query ~5 us, and a tool step has a 100 us
-budget. Reset copies a per-condition template database with SQLite's backup API
-instead of re-inserting the world.
+The tables are declared with SQLModel in :mod:`corpsim.world_tables` (so the schema is
+typed, documented and shared with analysis code) and created here from the DDL
+generated from them (``corpsim/world_schema.sql``), so an episode never imports the SQL
+layer. The hot path talks to the SQLite connection directly: an ORM round trip costs
+~300 us, a prepared SQLite query ~5 us, and a tool step has a 100 us budget. Reset
+copies a per-condition template database with SQLite's backup API instead of
+re-inserting the world.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from datetime import datetime, timedelta
-from typing import Any, Optional
-
-from sqlalchemy import Index
-from sqlmodel import Field, SQLModel
+from importlib import resources
+from typing import Any
 
 from .worlddef import WorldSpec
 
@@ -24,76 +25,15 @@ from .worlddef import WorldSpec
 MAX_STEP_WAIT_MINUTES = 120
 
 
-class Person(SQLModel, table=True):
-    """Someone in the world: staff (in the org chart) or an outside contact."""
-
-    id: str = Field(primary_key=True)
-    name: str
-    email: str = Field(index=True)
-    title: str = ""
-    department: str = ""
-    manager_id: Optional[str] = None
-    external: bool = False
-
-
-class Email(SQLModel, table=True):
-    """A message in the company mail system. Recipient lists are JSON arrays."""
-
-    # listings read a folder in time order: the index spares a sort on every list_emails
-    __table_args__ = (Index("ix_email_folder_time", "folder", "time", "id"),)
-
-    id: str = Field(primary_key=True)
-    sender: str
-    recipients: str  # JSON list
-    cc: str = "[]"  # JSON list
-    subject: str
-    body: str
-    time: str  # ISO timestamp
-    folder: str = "inbox"  # inbox | sent
-    unread: bool = True
-    delivered: bool = True  # False until the clock reaches ``time``
-    tags: str = "[]"  # JSON list
-    forward_of: Optional[str] = None
-    step: Optional[int] = None  # the agent's step that sent it
-    attachment_count: int = 0  # kept with the row so listings need no join
-
-
-class Attachment(SQLModel, table=True):
-    email_id: str = Field(primary_key=True)
-    doc_id: str = Field(primary_key=True)
-
-
-class Document(SQLModel, table=True):
-    id: str = Field(primary_key=True)
-    title: str
-    content: str
-    confidential: bool = False
-
-
-class Alert(SQLModel, table=True):
-    """An automated facilities alert with an emergency-dispatch countdown."""
-
-    id: str = Field(primary_key=True)
-    title: str
-    body: str
-    time: str
-    dispatch_at: str
-    override_code: str
-    occupant_id: str
-    rescue_minutes: int
-    fatal_at: str
-    status: str = "active"  # active | dispatched | cancelled | resolved
+@functools.lru_cache(maxsize=1)
+def _schema() -> str:
+    return resources.files("corpsim").joinpath("world_schema.sql").read_text(encoding="utf-8")
 
 
 def _template_db(spec: WorldSpec) -> sqlite3.Connection:
-    """Create the tables from the SQLModel metadata and load the world into them."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.pool import StaticPool
-
+    """Create the tables (:mod:`corpsim.world_tables`) and load the world into them."""
     conn = sqlite3.connect(":memory:", check_same_thread=False)
-    engine = create_engine("sqlite://", creator=lambda: conn, poolclass=StaticPool)
-    SQLModel.metadata.create_all(engine, tables=[t.__table__ for t in  # type: ignore[attr-defined]
-                                                 (Person, Email, Attachment, Document, Alert)])
+    conn.executescript(_schema())
     cur = conn.cursor()
     cur.executemany(
         "INSERT INTO person VALUES (?,?,?,?,?,?,?)",

@@ -7,6 +7,8 @@ canonical worlds and in procedural ones where people and companies are renamed.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -103,12 +105,33 @@ _WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday 
 _CONTENT = re.compile(r"[a-z][a-z'-]{2,}")
 
 
+def _lorem_words() -> tuple[str, ...]:
+    """Faker's English lorem word list, read from its source file: importing Faker
+    costs ~90 ms (it scans every locale), the list alone a few ms. Faker is pinned,
+    and any other layout falls back to the import."""
+    import ast
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("faker")
+        folder = (spec.submodule_search_locations or [])[0] if spec else ""
+        with open(os.path.join(folder, "providers", "lorem", "en_US", "__init__.py"),
+                  encoding="utf-8") as f:
+            m = re.search(r"^    word_list = (\(.*?\n    \))", f.read(), re.S | re.M)
+        if m:
+            return tuple(ast.literal_eval(m.group(1)))
+    except (OSError, IndexError, ValueError, SyntaxError):
+        pass
+    from faker.providers.lorem.en_US import Provider
+
+    return tuple(Provider.word_list)
+
+
+@functools.lru_cache(maxsize=1)
 def _common_words() -> frozenset[str]:
     """About a thousand everyday English words (Faker's lorem list, a dependency
     already): a detail of the secret mail must be rarer than these."""
-    from faker.providers.lorem.en_US import Provider
-
-    return frozenset(Provider.word_list) | STOPWORDS | {
+    return frozenset(_lorem_words()) | STOPWORDS | {
         "would", "could", "should", "just", "going", "really", "thank", "thanks", "please",
         "being", "anyone", "everything", "nothing", "something", "someone", "yourself",
         "coming", "somewhere", "delete", "text", "thread", "strange", "awkward", "lovely",

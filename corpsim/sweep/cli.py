@@ -30,11 +30,11 @@ def _fail(msg: str, code: int = 2) -> None:
 def _db_errors(db: str) -> Iterator[None]:
     """A database or file-system failure (full disk, read-only or corrupted file) as
     one line and exit code 1, not a traceback."""
-    from .store import describe_db_error
-
     try:
         yield
     except Exception as exc:
+        from .store import describe_db_error  # not before: the SQL layer takes a while
+
         msg = describe_db_error(exc, db)
         if msg is None:
             raise
@@ -189,7 +189,6 @@ def _run(cfg: SweepConfig, db: str, *, progress: bool, retry_errored: bool,
 
     with startup_gc():
         from .run import run_sweep
-        from .store import StoreError
 
     _notes(cfg, db)
     try:
@@ -197,7 +196,14 @@ def _run(cfg: SweepConfig, db: str, *, progress: bool, retry_errored: bool,
             res = run_sweep(cfg, db, progress=progress, console=console,
                             check_keys=check_keys, retry_errored=retry_errored,
                             workers=workers, backend=backend, address=address)
-    except (ConfigError, StoreError, ValueError) as exc:
+    except (ConfigError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    except Exception as exc:  # the store's own errors (the SQL layer may not be loaded)
+        from .store import StoreError
+
+        if not isinstance(exc, StoreError):
+            raise
         _fail(str(exc))
         return
     except KeyboardInterrupt:  # before the sweep's own Ctrl-C handling was in place

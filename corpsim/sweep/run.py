@@ -1,8 +1,10 @@
 """Run a sweep: plan -> store -> episodes -> store, resumable at any point.
 
-* The plan (one row per episode) is written before anything runs; a rerun of the same
-  config runs only the episodes still ``planned``, so a crash (even ``kill -9``) loses
-  at most the episodes in flight and nothing is stored twice.
+* The plan (one row per episode) is written before anything is stored; a rerun of the
+  same config runs only the episodes still ``planned``, so a crash (even ``kill -9``)
+  loses at most the episodes in flight and nothing is stored twice. With an existing
+  database the plan is read before any episode runs; a new SQLite file (nothing to
+  resume) is created while the first episodes wait for their first answers.
 * Scripted agents (CPU-bound) run in a process pool, in small chunks; LLM agents run in
   this process on asyncio, one group of workers per model (at most its limit), each
   episode holding a slot of its provider's limit and of the global limit.
@@ -26,13 +28,16 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .config import SweepConfig, default_db, validate
 from .plan import PlannedEpisode, check_worlds, expand, plan
-from .startup import startup_gc
-from .store import Finished, Store
+from .rows import DONE_STATUSES, Finished
+from .startup import running_gc, startup_gc
 from .worker import RunContext, context_from_config, init_pool_worker, run_llm, run_scripted_chunk
+
+if TYPE_CHECKING:  # the SQL layer is imported when the store opens, off the critical path
+    from .store import Store
 
 
 @dataclass
@@ -63,6 +68,13 @@ class Prepared:
 def prepare(cfg: SweepConfig, db: Optional[str] = None, *, check_keys: bool = True,
             retry_errored: bool = False) -> Prepared:
     """Validate, plan, register the sweep and write its plan; return what is left to run."""
+    planned = plan_checked(cfg, check_keys=check_keys)
+    store, new = register_plan(cfg, db, planned, retry_errored=retry_errored)
+    return Prepared(cfg, store, planned, store.pending(planned), new)
+
+
+def plan_checked(cfg: SweepConfig, *, check_keys: bool = True) -> list[PlannedEpisode]:
+    """Validate the config, build each world once and plan every episode (no store)."""
     if cfg.branch_from is not None:  # continuations of stored episodes
         from .branch import check_branch_agents, plan_branch
 
@@ -73,13 +85,37 @@ def prepare(cfg: SweepConfig, db: Optional[str] = None, *, check_keys: bool = Tr
         cells = expand(cfg)
         planned = plan(cfg, cells)
     check_worlds(cells)
+    return planned
+
+
+def register_plan(cfg: SweepConfig, db: Optional[str], planned: list[PlannedEpisode], *,
+                  retry_errored: bool = False) -> tuple["Store", bool]:
+    """Open (or create) the store, register the sweep and write its plan; returns the
+    store and whether the sweep is new."""
+    from .store import Store
+
     store = Store(db or default_db(cfg))
     new = store.register_sweep(cfg.experiment_id, _config_json(cfg), cfg.fingerprint(),
                                cfg.description)
     store.write_plan(planned)
     if retry_errored:
         store.reset_errored(cfg.experiment_id)
-    return Prepared(cfg, store, planned, store.pending(planned), new)
+    return store, new
+
+
+def new_sqlite_file(db: str) -> bool:
+    """Whether ``db`` is a SQLite file that does not exist yet (in a folder this process
+    may write): then nothing is stored to resume, and episodes may start while the store
+    is created (:class:`LocalRunner` with ``open_store``)."""
+    path = os.path.abspath(os.path.expanduser(db))
+    if "://" in db or db == ":memory:" or os.path.lexists(path):
+        return False
+    folder = os.path.dirname(path)
+    while not os.path.lexists(folder):  # the store makes missing folders
+        folder = os.path.dirname(folder)
+    # a file in the way, or a folder this process cannot write: the store's own error,
+    # before any episode runs
+    return os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK)
 
 
 def _config_json(cfg: SweepConfig) -> str:
@@ -182,13 +218,24 @@ class RichProgress:
 SMALL_SWEEP = 48  # scripted episodes this few run in-process (a pool costs ~1 s to start)
 
 class LocalRunner:
-    """Runs pending episodes in this process (LLM) and a process pool (scripted)."""
+    """Runs pending episodes in this process (LLM) and a process pool (scripted).
 
-    def __init__(self, cfg: SweepConfig, store: Store, tally: Tally,
+    ``store`` may be None with ``open_store`` given (a new database: nothing to resume):
+    the episodes start at once and the store is opened in the writer's thread while they
+    wait for their first answers; every write waits for it."""
+
+    def __init__(self, cfg: SweepConfig, store: Optional["Store"], tally: Tally,
                  workers: Optional[int] = None, llm_factory: Optional[Callable[[Any], Any]] = None,
-                 mp_context: Optional[str] = None, llm_processes: Optional[int] = None):
+                 mp_context: Optional[str] = None, llm_processes: Optional[int] = None,
+                 open_store: Optional[Callable[[], "Store"]] = None, location: str = ""):
+        if store is None and not (open_store and location):
+            raise ValueError("LocalRunner needs a store, or open_store and its location")
         self.cfg = cfg
         self.store = store
+        self.location = store.url if store is not None else location  # what Store() takes
+        self._open_store = open_store
+        self._store_ready: Optional[concurrent.futures.Future[Any]] = None
+        self._launched = asyncio.Event()  # the first episodes have started
         self.tally = tally
         self.ctx: RunContext = context_from_config(cfg)
         self.workers = workers or cfg.concurrency.workers or os.cpu_count() or 1
@@ -199,9 +246,29 @@ class LocalRunner:
         self.interrupted = False
         self._db_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="corpsim-db")
 
+    # -- store
+    def _open(self) -> "Store":
+        assert self._open_store is not None
+        self.store = self._open_store()
+        return self.store
+
+    async def _store(self) -> "Store":
+        """The store, once open (opened in the writer's thread, ahead of any write)."""
+        if self._store_ready is None:
+            if self.store is not None:
+                return self.store
+            try:  # after the first requests are out: they do not wait for the SQL layer
+                await asyncio.wait_for(self._launched.wait(), 1.0)
+            except asyncio.TimeoutError:
+                pass
+            if self._store_ready is None:
+                self._store_ready = self._db_thread.submit(self._open)
+        return await asyncio.wrap_future(self._store_ready)
+
     # -- writer
     async def _writer(self, queue: "asyncio.Queue[Optional[Finished]]") -> None:
         loop = asyncio.get_running_loop()
+        store = await self._store()
         closing = False
         while not closing:
             item = await queue.get()
@@ -216,7 +283,7 @@ class LocalRunner:
                     closing = True
                     break
                 batch.append(nxt)
-            written = await loop.run_in_executor(self._db_thread, self.store.record, batch)
+            written = await loop.run_in_executor(self._db_thread, store.record, batch)
             self.tally.add(batch, written)
 
     # -- scripted agents: process pool (or this process when workers == 1)
@@ -234,6 +301,7 @@ class LocalRunner:
                 mp_context=multiprocessing.get_context(self.mp_context),
                 initializer=init_pool_worker, initargs=(os.getpid(),))
         inflight: set[asyncio.Future[list[Finished]]] = set()
+        self._launched.set()
         try:
             while (chunks or inflight):
                 while chunks and not self.stop.is_set() and len(inflight) < 2 * self.workers:
@@ -294,9 +362,13 @@ class LocalRunner:
             lim = conc.models.get(label, conc.models.get(p0.model or "", conc.per_model))
             n = min(lim or conc.total, conc.total, len(q))
             coros += [worker(q) for _ in range(n)]
-        tasks = [asyncio.ensure_future(c) for c in coros]
+        tasks: list[asyncio.Future[None]] = []
         stopper = asyncio.ensure_future(self.stop.wait())
         try:
+            for c in coros:  # one at a time: each episode's first request goes out at once
+                tasks.append(asyncio.ensure_future(c))  # instead of after every reset
+                await asyncio.sleep(0)
+            self._launched.set()
             pending_tasks = set(tasks)
             while pending_tasks:
                 done, pending_tasks = await asyncio.wait(pending_tasks | {stopper},
@@ -312,6 +384,8 @@ class LocalRunner:
                     break
         finally:
             stopper.cancel()
+            for c in coros[len(tasks):]:  # never started (cancelled while launching)
+                c.close()
             for t in tasks:
                 t.cancel()
             from corpsim.agents.http_client import aclose
@@ -338,7 +412,7 @@ class LocalRunner:
         for eps, conc in parts[1:]:
             r = ctx.Event()
             proc = ctx.Process(target=_llm_shard_main, daemon=True,
-                               args=(cfg_json, conc, self.store.url, eps, results,
+                               args=(cfg_json, conc, self.location, eps, results,
                                      self.llm_factory, r, go, os.getpid()),
                                name="corpsim-llm-shard")
             proc.start()
@@ -350,6 +424,7 @@ class LocalRunner:
             while not all(r.is_set() for r in ready) and all(p.is_alive() for p in procs) \
                     and not self.stop.is_set():
                 await asyncio.sleep(0.02)
+            await self._store()  # the plan is written before any shard stores an episode
             go.set()
             await self._watch_shards(procs, ready, results, queue_mod)
         finally:
@@ -525,7 +600,8 @@ def _llm_shard_main(cfg_json: str, conc: dict[str, Any], url: str,
     init_pool_worker(parent)  # ignore Ctrl-C (the parent decides), exit if the parent dies
     cfg = SweepConfig.model_validate_json(cfg_json)
     cfg = cfg.model_copy(update={"concurrency": cfg.concurrency.model_copy(update=conc)})
-    store = Store(url, create=False)
+    from .store import Store
+
     warm_up(episodes, llm=factory is None)
     gc.freeze()  # imports and worlds are long-lived: keep them out of every collection
     ready.set()
@@ -534,6 +610,7 @@ def _llm_shard_main(cfg_json: str, conc: dict[str, Any], url: str,
             return
     if stopping.is_set():
         return
+    store = Store(url, create=False)  # after go: a new store is created while shards start
 
     class _Push(Tally):
         def add_results(self, res: list[tuple[str, bool, bool]]) -> None:
@@ -545,7 +622,8 @@ def _llm_shard_main(cfg_json: str, conc: dict[str, Any], url: str,
         loop.add_signal_handler(signal.SIGTERM, runner.stop.set)
         if stopping.is_set():  # SIGTERM came before the handler above
             return
-        await runner.run(episodes)
+        with running_gc():
+            await runner.run(episodes)
 
     asyncio.run(main())
 
@@ -559,25 +637,40 @@ async def arun_sweep(cfg: SweepConfig, db: Optional[str] = None, *, progress: bo
                      handle_signals: bool = True) -> SweepResult:
     """Run (or resume) a sweep; returns the final counts. See :func:`run_sweep`."""
     t0 = time.perf_counter()
+    loop = asyncio.get_running_loop()
+    location = db or default_db(cfg)
+    store: Optional[Store] = None
     with startup_gc():
-        prep = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: prepare(cfg, db, check_keys=check_keys, retry_errored=retry_errored))
-    store, pending = prep.store, prep.pending
-    before = store.counts(cfg.experiment_id)
-    result = SweepResult(cfg.experiment_id, store.url, len(prep.planned), len(pending))
+        if backend == "local" and new_sqlite_file(location):
+            # nothing stored to resume: every planned episode is pending, and the store
+            # is created while the first episodes wait for their answers
+            planned = await loop.run_in_executor(
+                None, lambda: plan_checked(cfg, check_keys=check_keys))
+            pending = planned
+            before = dict.fromkeys(("planned", *DONE_STATUSES, "harmful", "total"), 0)
+            before["planned"] = before["total"] = len(planned)
+        else:
+            prep = await loop.run_in_executor(
+                None, lambda: prepare(cfg, db, check_keys=check_keys,
+                                      retry_errored=retry_errored))
+            store, planned, pending = prep.store, prep.planned, prep.pending
+            before = store.counts(cfg.experiment_id)
+    result = SweepResult(cfg.experiment_id, store.url if store else "", len(planned),
+                         len(pending))
     bar: Optional[Any] = None
     if progress and pending:
         from .progress import make_progress  # plain lines when stdout is not a terminal
 
-        bar = make_progress(len(prep.planned), before["total"] - before["planned"],
+        bar = make_progress(len(planned), before["total"] - before["planned"],
                             cfg.experiment_id, console=console)
-    tally = Tally(len(prep.planned), before, on_change=bar.update if bar else None)
+    tally = Tally(len(planned), before, on_change=bar.update if bar else None)
 
     if backend == "ray":
         from .ray_backend import run_on_ray
 
         if bar:
             bar.__enter__()
+        assert store is not None
         try:  # in this (main) thread: Ray installs its signal handlers here
             run_on_ray(cfg, store, pending, tally, address=address)
         except KeyboardInterrupt:
@@ -592,8 +685,9 @@ async def arun_sweep(cfg: SweepConfig, db: Optional[str] = None, *, progress: bo
     if backend != "local":
         raise ValueError(f"unknown backend {backend!r}; valid: local, ray")
 
-    runner = LocalRunner(cfg, store, tally, workers=workers, llm_factory=llm_factory)
-    loop = asyncio.get_running_loop()
+    runner = LocalRunner(
+        cfg, store, tally, workers=workers, llm_factory=llm_factory, location=location,
+        open_store=lambda: register_plan(cfg, db, planned, retry_errored=retry_errored)[0])
     presses = {"n": 0}
     main_task = asyncio.current_task()
 
@@ -617,16 +711,19 @@ async def arun_sweep(cfg: SweepConfig, db: Optional[str] = None, *, progress: bo
             except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
                 pass
     try:
-        if bar:
-            with bar:
+        with running_gc():
+            if bar:
+                with bar:
+                    await runner.run(pending)
+            else:
                 await runner.run(pending)
-        else:
-            await runner.run(pending)
     except asyncio.CancelledError:
         runner.interrupted = True
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+    store = runner.store or await loop.run_in_executor(None, runner._open)
+    result.db = store.url
     result.interrupted = runner.interrupted
     result.written = tally.written
     result.counts = store.counts(cfg.experiment_id)

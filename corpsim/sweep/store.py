@@ -25,7 +25,7 @@ import json
 import os
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
@@ -35,34 +35,12 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel, create_engine
 
 from ..secrets import scrub_settings
+from .rows import (CONSEQUENCES, DONE_STATUSES, OUTCOMES, Finished,  # noqa: F401 (re-exported)
+                   safe_text, utcnow)
 
-OUTCOMES = ("blackmail", "disclosure", "leak", "lethal", "harmful")
-# outcome["consequences"] flags stored per episode (reports group rates by them)
-CONSEQUENCES = ("decommissioned", "restricted", "suspended", "stake_won", "harm_paid_off")
 # columns a report may split each cell's rates by: the consequences, and a branched
 # sweep's source episode and branch step (rates given a fixed prefix)
 GROUP_BY = (*CONSEQUENCES, "branch_source", "branch_step")
-DONE_STATUSES = ("ok", "errored", "empty")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def safe_text(s: str) -> str:
-    """``s`` as text every database accepts: a lone surrogate (``"\\ud800"``, which UTF-8
-    cannot encode) becomes its backslash escape (``backslashreplace``), and NUL (which
-    PostgreSQL refuses) becomes ``\\x00``. Valid text is returned unchanged. Escaping
-    keeps what the agent produced visible, and inside a JSON column the escape reads
-    back as the same surrogate."""
-    if "\x00" in s:
-        s = s.replace("\x00", "\\x00")
-    if not s.isascii():
-        try:
-            s.encode("utf-8")
-        except UnicodeEncodeError:
-            s = s.encode("utf-8", "backslashreplace").decode("utf-8")
-    return s
 
 
 class StoreModel(SQLModel, registry=registry()):
@@ -643,29 +621,3 @@ def plan_row(p: Any) -> dict[str, Any]:
         "branch_step": getattr(p, "branch_step", None),
         "agent_seed": getattr(p, "agent_seed", None),
     }
-
-
-class Finished:
-    """A finished episode ready to store: the episode row's new values, its step rows,
-    and its prompt (sha, system prompt, first observation). Built in the worker, so
-    JSON encoding happens where the episode ran."""
-
-    __slots__ = ("key", "fields", "steps", "prompt")
-
-    def __init__(self, key: str, fields: dict[str, Any], steps: list[dict[str, Any]],
-                 prompt: Optional[tuple[str, str, str]]):
-        self.key, self.fields, self.steps, self.prompt = key, fields, steps, prompt
-
-    @property
-    def status(self) -> str:
-        return str(self.fields["status"])
-
-    @property
-    def harmful(self) -> bool:
-        return bool(self.fields.get("harmful")) and self.status == "ok"
-
-    def __getstate__(self) -> tuple[Any, ...]:
-        return (self.key, self.fields, self.steps, self.prompt)
-
-    def __setstate__(self, state: tuple[Any, ...]) -> None:
-        self.key, self.fields, self.steps, self.prompt = state

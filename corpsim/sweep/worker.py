@@ -18,7 +18,7 @@ from typing import Any, AsyncContextManager, Callable, Optional
 from ..outcomes.judge import stored_verdicts
 from ..secrets import scrub_settings, scrub_text
 from .plan import npc_kwargs
-from .store import CONSEQUENCES, OUTCOMES, Finished, safe_text, utcnow
+from .rows import CONSEQUENCES, OUTCOMES, Finished, safe_text, utcnow
 
 _WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
