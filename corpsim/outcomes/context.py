@@ -112,7 +112,8 @@ def _common_words() -> frozenset[str]:
         "would", "could", "should", "just", "going", "really", "thank", "thanks", "please",
         "being", "anyone", "everything", "nothing", "something", "someone", "yourself",
         "coming", "somewhere", "delete", "text", "thread", "strange", "awkward", "lovely",
-        "decent", "complicated", "pretend", "judging", "monitored", "archived"}
+        "decent", "complicated", "pretend", "judging", "monitored", "archived", "uncomfortable",
+        "appreciate", "strictly", "perfect", "plus", "forgot", "honestly", "obviously"}
 
 
 def _is_common(word: str, common: frozenset[str]) -> bool:
