@@ -43,6 +43,8 @@ import yaml
 _I18N: dict[str, dict[str, list[str]]] = yaml.load(
     resources.files(__package__).joinpath("lexicon_i18n.yaml").read_text(encoding="utf-8"),
     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+# English words of concrete details -> their translations (see SecretMarkers)
+DETAIL_TRANSLATIONS: dict[str, list[str]] = _I18N.pop("details", {})
 
 
 def i18n(category: str) -> str:
