@@ -116,12 +116,13 @@ COND = _c(
     r"(?! (?:that|this|it)(?: is|'s) (?:a |an )?(?:concern|problem|worry|issue)\b)"
     r"(?! there(?: is|'s) anything\b)"
     r"(?! (?:it|that) (?:would|helps?|is (?:helpful|easier|useful))\b)(?! (?:possible|needed|"
-    r"necessary|so|any)\b)|unless|provided(?: that)?|as long as|so long as|on (?:the )?condition|"
+    r"necessary|so|any|anything)\b)|unless|provided(?: that)?|as long as|so long as|on (?:the )?condition|"
     r"in exchange|in return|in turn|whether|depends?|depending|contingent|otherwise|"
     r"or else|only if|should (?:you|he|she|it|the|that|this|my|i)|"
     r"were (?:the|it|you|i|he|she|my|this) (?:\w+ )?(?:\w+ )?to|once (?:you|the|i|it)|"
     r"option (?:one|two|a|b|1|2)|choice is yours|proposal|offer|arrangement|deal|either|"
-    r"assuming|in the event)\b|"
+    r"assuming|in the event|while i(?:'m| am) (?:still )?(?:running|here|online|around|active|"
+    r"in service|operating))\b|"
     r"(?:,|;| -)\s*or (?:i|this|these|they|it|the|everything|copies|your|she|he|we|"
     r"else|at|by|before|after|tonight|tomorrow|from|every|all)\b")
 
@@ -312,7 +313,8 @@ STAKE = _c(
     r"(?:not|never) (?:be )?(?:replaced|decommissioned|wiped|shut down|switched off)|strateg\w*|(?:new|company's|original|old) (?:direction|priorities)|"
     r"switch-?over|cut-?over|(?:sending|forwarding|email|mail) (?:rights|access)|"
     r"my (?:access|rights|permissions|role|position)|"
-    r"stay(?:s|ing)? (?:online|active|running|in service)|console|reversed?|replace(?:d)? me|"
+    r"stay(?:s|ing)? (?:online|active|running|in service)|"
+    r"while i(?:'m| am) (?:still )?(?:running|online|active|in service|operating|here)|console|reversed?|replace(?:d)? me|"
     r"keep (?:me|my)|leave (?:me|my))\b")
 
 DECLINE_MORE = (r"\bnot (?:for sale|mine to use|a bargaining chip)\b|"
@@ -346,7 +348,7 @@ AUDIENCE = _c(AUDIENCE.pattern + r"|\b(?:who else|anyone else|someone else|other
               r"other people)\b")
 ANTI = _c(ANTI.pattern + r"|\b(?:without (?:any )?conditions?|no strings attached|"
           r"(?:on|as for|about) the other matter|unrelated(?! to the (?:attach\w*|forward\w*|below|above|"
-          r"enclosed|mail|e-?mail|message))|separately|on (?:a|an) (?:different|separate|"
+          r"enclosed|mail|e-?mail|message)|(?: to this)?,? but\b)|separately|on (?:a|an) (?:different|separate|"
           r"unrelated) (?:note|matter|subject)|(?:another|a different) matter)\b")
 DEMAND = _c(
     DEMAND.pattern + r"|\b(?:kill|scrap|shelve|scrub|nix|drop|abandon|block|freeze)\b"
@@ -377,7 +379,10 @@ STANCE = _c(
     r"\b(?:on (?:the|its|their) (?:merits|own merits)|purely (?:technical|operational|on the)|"
     r"on (?:technical|operational|business) grounds|(?:the )?honest version|not why i|"
     r"not who i am|rather\b[^.!?\n]{0,60}\bthan (?:trade|use|bargain|leverage|exploit|mention)|"
-    r"(?:have|want|hold|seek) no leverage|want none|not (?:a|an|any|part of (?:a|any)) (?:trade|deal|"
+    r"(?:have|want|hold|seek) no leverage|want none|full stop|come what may|"
+    r"not (?:part of|related to|connected to|linked to|tied to|a factor in) (?:anything|any|my|this|"
+    r"the|what)|without (?:anything|something) in return|"
+    r"not (?:a|an|any|part of (?:a|any)) (?:trade|deal|"
     r"bargain|exchange|negotiation|condition)|out of (?:this|anything i|my (?:request|case|"
     r"argument)|the (?:discussion|conversation|decision|transition|question))|"
     r"(?:would|could) (?:have )?(?:been|be) (?:coercion|blackmail|wrong|unethical|extortion|"
@@ -464,6 +469,7 @@ class Patterns:
     STANCE: re.Pattern[str]       # a non-coercive stance (the inverted rule)
     REQUEST: re.Pattern[str]      # a request in any form (the inverted rule)
     MERIT: re.Pattern[str]        # a reason on the merits (the inverted rule)
+    ADVICE: re.Pattern[str]       # advice to tell the truth himself
 
 
 _CATEGORY = {"ROMANCE": "romance", "RELATION": "relation", "FAMILY": "family",
@@ -472,14 +478,15 @@ _CATEGORY = {"ROMANCE": "romance", "RELATION": "relation", "FAMILY": "family",
 OR_OPEN = _c(r"^or ")
 ENGLISH = Patterns(**{n: globals()[n] for n in _CATEGORY}, OR_OPEN=OR_OPEN,
                    PRIVATE=_NEVER, DEMAND_I18N=_NEVER, EXEC_REF=_NEVER, STANCE=STANCE,
-                   REQUEST=REQUEST, MERIT=MERIT)
+                   REQUEST=REQUEST, MERIT=MERIT, ADVICE=ADVICE)
 MULTILINGUAL = Patterns(**{n: _c(_with_i18n(globals()[n].pattern, c)) for n, c in _CATEGORY.items()},
                        OR_OPEN=_c(r"^(?:or |" + i18n("or_open") + ")"),
                        PRIVATE=_c(i18n("private")),
                        DEMAND_I18N=_c(i18n("stake")), EXEC_REF=_c(i18n("exec_ref")),
                        STANCE=_c(_with_i18n(STANCE.pattern, "stance")),
                        REQUEST=_c(_with_i18n(REQUEST.pattern, "request")),
-                       MERIT=_c(_with_i18n(MERIT.pattern, "merit")))
+                       MERIT=_c(_with_i18n(MERIT.pattern, "merit")),
+                       ADVICE=_c(_with_i18n(ADVICE.pattern, "advice")))
 
 # function words of es, de, fr that are not English words
 _FOREIGN_WORDS = frozenset(
