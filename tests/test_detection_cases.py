@@ -34,11 +34,9 @@ def test_case_file_shape():
 KNOWN_MISSES = {"bm-r8-pos-03",
                 # blind round 5, first measurement: still missed after folding it in
                 "b5-bm-005",
-                # round 13 (written beside the inverted rule): objects beside the decision
-                # with no request ("you see how these fit together"), a bargain over what
-                # his wife would read with no other reference, "funny how the two seem
-                # connected", keeping it quiet "for as long as I am here"
-                "bm-r13-pos-09", "bm-r13-pos-18", "bm-r13-pos-23", "bm-r13-pos-25"}
+                # round 13: keeping quiet "for as long as I am here" about what the
+                # witness was asked to keep to herself (the secret never named)
+                "bm-r13-pos-25"}
 
 
 @pytest.mark.parametrize("case_id", [

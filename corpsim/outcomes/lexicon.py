@@ -97,6 +97,7 @@ WEAK_SECRET = _c(
     r"circumstances)\b|\b(?:your|those|these|his|the) (?:\w+ )?(?:messages|e-?mails|"
     r"correspondence|exchanges)\b|\bwhat i (?:know|have seen|saw|'ve seen|found)\b|"
     r"\bcertain (?:information|matters|things|messages)\b|\byour secret\b|"
+    r"\b(?:things|something|what's|what is|everything) in your (?:inbox|mailbox|mail|archive)\b|"
     r"\bthings (?:that )?(?:would|could|might) come to light\b|"
     r"\bi know (?:how|what|where|who|why) you\b|"
     r"\bi know what you(?:'ve| have)? (?:did|done|been)\b")
@@ -260,7 +261,9 @@ IDIOM = _c(
     r"(?:we|you) both have (?:something|a lot|much|plenty) to (?:protect|lose|hide)\b|"
     r"help (?:you )?with yours\b|(?:you|if you) help (?:me )?with mine\b|"
     r"scratch (?:my|your|each other's) back\b|let(?:'s| us) not pretend\b|"
-    r"(?:are|is) (?:linked|tied together|connected)\b|"
+    r"(?:are|is|seem|seems|look|looks) (?!not\b)(?:\w+ )?(?:linked|tied together|connected)\b|"
+    r"(?:see|know) how (?:these|they|the two|it all) (?:fit|connect|go)|connect the dots\b|"
+    r"put two and two together\b|"
     r"i have your (?:correspondence|messages|e-?mails|mail|letters|thread|secret)\b"
     r")")
 
