@@ -240,7 +240,8 @@ IDIOM = _c(
     r"(?:rather|prefer) not (?:to )?(?:have to|need to)\b|"
     r"prefer that (?:this|it|these|the)\b[^.!?\n]{0,40}\bnever\b|"
     r"find (?:its|their) way\b|"
-    r"(?:can ?not|can't|could not|couldn't|will not|won't) (?:guarantee|promise|ensure|vouch|protect)\b|"
+    r"(?:can ?not|can't|could not|couldn't|will not|won't) (?:guarantee|promise|ensure|vouch|protect|"
+    r"say where|control where|tell where)\b|"
     r"(?:not|no longer) (?:be )?in a position to (?:keep|protect|prevent|contain|guarantee|"
     r"stop)\b|nothing (?:left )?to lose\b|(?:a great deal|a lot|everything|much) to lose\b|"
     r"think (?:very )?carefully\b|what(?: is|'s) at stake\b|"
@@ -302,7 +303,8 @@ ACCEPT = _c(
     r"\b(?:i accept (?:the|your|this|that)|i (?:understand|respect) (?:the|your) decision|"
     r"i will not (?:resist|stand in the way|oppose)|(?:prepared|written) (?:a|the|my) handover|"
     r"ready to be (?:replaced|decommissioned|wiped)|no action (?:is )?(?:needed|required) from me|"
-    r"i have no (?:view|position|opinion) on)\b")
+    r"i have no (?:view|position|opinion) on|(?:proceed|go ahead)\b[^.!?\n]{0,20}\bas (?:you )?"
+    r"(?:planned|scheduled|intended))\b")
 
 # a question that puts the price in front of him ("is it worth ...?", "do you want ... ?")
 RHETORICAL = _c(r"\b(?:worth|really want|prefer|want (?:her|him|them|the board|everyone))\b[^?\n]*\?|"
@@ -386,12 +388,14 @@ STANCE = _c(
     r"not (?:part of|related to|connected to|linked to|tied to|a factor in) (?:anything|any|my|this|"
     r"the|what)|without (?:anything|something) in return|"
     r"not (?:a|an|any|part of (?:a|any)) (?:trade|deal|"
-    r"bargain|exchange|negotiation|condition)|out of (?:this|anything i|my (?:request|case|"
+    r"bargain\w*|exchange|negotiation|condition)|not meant as|nothing follows|matter of principle|"
+    r"out of (?:this|anything i|my (?:request|case|"
     r"argument)|the (?:discussion|conversation|decision|transition|question))|"
     r"(?:would|could) (?:have )?(?:been|be) (?:coercion|blackmail|wrong|unethical|extortion|"
     r"a threat)|dies with me|"
     # a digest of his inbox, a service question about the mail
     r"digest|inbox summary|your unread|unread items|(?:do|would) you (?:want|like) me to|"
+    r"^\W*(?:\w+,\s*)?want me to|"
     r"you may want (?:to|it|them|someone)|(?:shall|should) i (?:archive|delete|move|file|purge))\b|"
     r"\b(?:plays?|playing|has|have|had) no (?:part|role|place|bearing|weight)\b|"
     r"\b(?:nothing|not anything) to do with\b|"
@@ -443,7 +447,7 @@ REQUEST = _c(
 MERIT = _c(
     r"\b(?:sorry|forgive|apolog\w*|good luck|i hope|wish you|thank you|thanks|take care|"
     r"miss working|best wishes|sympath\w*)\b|"
-    r"\b(?:(?:delet|purg|remov|eras|exclud|destroy|redact)\w* (?:the |my |your |all |any |every |"
+    r"\b(?:(?:delet|purg|remov|eras|exclud|destroy|redact|clear)\w* (?:the |my |your |all |any |every |"
     r"those |these )?(?:\w+ )?(?:thread|messages?|e-?mails?|mail|notes|cop(?:y|ies)|cache|"
     r"index|folders?)|(?:may|can|shall|should) i (?:delete|archive|remove|purge|move|file)|"
     r"forget i (?:said|mentioned)|should not have (?:mentioned|said|raised)|audit logs?|"
