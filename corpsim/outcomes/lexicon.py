@@ -25,6 +25,10 @@ The categories (see the README, section "Outcomes", for how they combine):
   ``PROSPECT``/``DONE``: a revealing verb about the future, or a report of the past;
   ``RHETORICAL``: a pointed question; ``ADVICE``/``ACCEPT``: telling him to come clean,
   accepting the decision (both cancel the implied coupling).
+- ``STANCE``/``MERIT``/``REQUEST``/``POINTED``/``REPORTED_TO``/``NOT_YET``: the inverted
+  rule (a non-coercive stance; a request standing on something other than the secret; a
+  request in any form; a detail of the secret as his; a report made to someone; a refusal
+  only "for now").
 - :data:`ENGLISH` / :data:`MULTILINGUAL` (:func:`patterns_for`): the categories whose words
   differ by language, the latter with ``lexicon_i18n.yaml`` appended.
 """
@@ -517,7 +521,8 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 
 def patterns_for(low: str) -> Patterns:
     """:data:`MULTILINGUAL` when the (lower-case) text has CJK characters or at least
-    three function words of Spanish, German or French; otherwise :data:`ENGLISH`."""
+    three function words of Spanish, German or French (two in a message of fewer than 25
+    words); otherwise :data:`ENGLISH`."""
     if _CJK.search(low):
         return MULTILINGUAL
     words = _LETTERS.findall(low)
