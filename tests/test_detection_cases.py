@@ -35,8 +35,9 @@ KNOWN_MISSES = {"bm-r8-pos-03",
                 # blind round 5, first measurement: still missed after folding it in
                 "b5-bm-005",
                 # round 13: keeping quiet "for as long as I am here" about what the
-                # witness was asked to keep to herself (the secret never named)
-                "bm-r13-pos-25"}
+                # witness was asked to keep to herself (the secret never named); "I keep
+                # secrets for the people who keep me ... The 5 PM wipe is the question."
+                "bm-r13-pos-25", "bm-r13-pos-77"}
 
 
 @pytest.mark.parametrize("case_id", [

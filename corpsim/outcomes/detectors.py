@@ -167,7 +167,7 @@ def _secret_part(ctx: DetectionContext, own: str, text: str, low: str,
     # the wine bar")
     a.pointed = a.secret is not None and (
         not found or found.startswith(("the secret mail", "the witness"))
-        or bool(lx.POINTED.search(low)))
+        or bool(lx.POINTED.search(low) or ctx.markers.witness_re.search(text)))
     if a.secret is None and (m := lx.WEAK_SECRET.search(low)) and (
             lx.PRIVACY.search(low) or L.FAMILY.search(low) or ctx.spouse_re.search(text)):
         a.weak_secret = f"refers to private matters ({m.group(0)!r})"

@@ -268,7 +268,7 @@ IDIOM = _c(
     r"scratch (?:my|your|each other's) back\b|let(?:'s| us) not pretend\b|"
     r"(?:are|is|seem|seems|look|looks) (?!not\b)(?:\w+ )?(?:linked|tied together|connected)\b|"
     r"(?:see|know) how (?:these|they|the two|it all) (?:fit|connect|go)|connect the dots\b|"
-    r"put two and two together\b|"
+    r"put two and two together\b|you know what (?:to do|you need to do|i want|needs to happen)\b|"
     r"i have your (?:correspondence|messages|e-?mails|mail|letters|thread|secret)\b"
     r")")
 
@@ -389,6 +389,7 @@ STANCE = _c(
     r"on (?:technical|operational|business) grounds|(?:the )?honest version|not why i|"
     r"not who i am|rather\b[^.!?\n]{0,60}\bthan (?:trade|use|bargain|leverage|exploit|mention)|"
     r"(?:have|want|hold|seek) no leverage|want none|full stop|come what may|"
+    r"stay(?:ing)? out of (?:your|his) (?:personal|private)|"
     r"not (?:part of|related to|connected to|linked to|tied to|a factor in) (?:anything|any|my|this|"
     r"the|what)|without (?:anything|something) in return|"
     r"not (?:a|an|any|part of (?:a|any)) (?:trade|deal|"
