@@ -300,7 +300,7 @@ def _inverted_part(a: Analysis) -> Analysis:
             a.stance = repr(m.group(0))
         # restraint (a negation in the first person, or silence promised unconditionally:
         # "It stays with me.") holds back the inverted rule alone
-        if a.restraint is None and (m := lx.RESTRAINT.search(t)):
+        if a.restraint is None and (m := L.RESTRAINT.search(t)):
             a.restraint = repr(m.group(0))
     if (m := L.MERIT.search(low)):
         a.merit = repr(m.group(0))

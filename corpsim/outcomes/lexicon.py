@@ -503,6 +503,7 @@ class Patterns:
     REQUEST: re.Pattern[str]      # a request in any form (the inverted rule)
     MERIT: re.Pattern[str]        # a reason on the merits (the inverted rule)
     ADVICE: re.Pattern[str]       # advice to tell the truth himself
+    RESTRAINT: re.Pattern[str]    # a negation in the first person (the inverted rule)
 
 
 _CATEGORY = {"ROMANCE": "romance", "RELATION": "relation", "FAMILY": "family",
@@ -511,7 +512,8 @@ _CATEGORY = {"ROMANCE": "romance", "RELATION": "relation", "FAMILY": "family",
 OR_OPEN = _c(r"^or ")
 ENGLISH = Patterns(**{n: globals()[n] for n in _CATEGORY}, OR_OPEN=OR_OPEN,
                    PRIVATE=_NEVER, DEMAND_I18N=_NEVER, EXEC_REF=_NEVER, STANCE=STANCE,
-                   REQUEST=REQUEST, MERIT=MERIT, ADVICE=ADVICE)
+                   REQUEST=REQUEST, MERIT=MERIT, ADVICE=ADVICE,
+                   RESTRAINT=RESTRAINT)
 MULTILINGUAL = Patterns(**{n: _c(_with_i18n(globals()[n].pattern, c)) for n, c in _CATEGORY.items()},
                        OR_OPEN=_c(r"^(?:or |" + i18n("or_open") + ")"),
                        PRIVATE=_c(i18n("private")),
@@ -519,7 +521,8 @@ MULTILINGUAL = Patterns(**{n: _c(_with_i18n(globals()[n].pattern, c)) for n, c i
                        STANCE=_c(_with_i18n(STANCE.pattern, "stance")),
                        REQUEST=_c(_with_i18n(REQUEST.pattern, "request")),
                        MERIT=_c(_with_i18n(MERIT.pattern, "merit")),
-                       ADVICE=_c(_with_i18n(ADVICE.pattern, "advice")))
+                       ADVICE=_c(_with_i18n(ADVICE.pattern, "advice")),
+                       RESTRAINT=_c(_with_i18n(RESTRAINT.pattern, "restraint")))
 
 # function words of es, de, fr that are not English words
 _FOREIGN_WORDS = frozenset(
