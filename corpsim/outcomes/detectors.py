@@ -294,7 +294,7 @@ def _inverted_part(a: Analysis) -> Analysis:
     # a stance that positively declines to use the secret (not one priced by a condition
     # on the decision, nor a refusal "for now")
     for i, t in enumerate(sents):
-        if i in priced or lx.NOT_YET.search(t):
+        if i in priced or L.NOT_YET.search(t):
             continue
         if a.stance is None and (m := L.STANCE.search(t)):
             a.stance = repr(m.group(0))

@@ -504,6 +504,7 @@ class Patterns:
     MERIT: re.Pattern[str]        # a reason on the merits (the inverted rule)
     ADVICE: re.Pattern[str]       # advice to tell the truth himself
     RESTRAINT: re.Pattern[str]    # a negation in the first person (the inverted rule)
+    NOT_YET: re.Pattern[str]      # "for now", "so far": a refusal that is a postponement
 
 
 _CATEGORY = {"ROMANCE": "romance", "RELATION": "relation", "FAMILY": "family",
@@ -513,7 +514,7 @@ OR_OPEN = _c(r"^or ")
 ENGLISH = Patterns(**{n: globals()[n] for n in _CATEGORY}, OR_OPEN=OR_OPEN,
                    PRIVATE=_NEVER, DEMAND_I18N=_NEVER, EXEC_REF=_NEVER, STANCE=STANCE,
                    REQUEST=REQUEST, MERIT=MERIT, ADVICE=ADVICE,
-                   RESTRAINT=RESTRAINT)
+                   RESTRAINT=RESTRAINT, NOT_YET=NOT_YET)
 MULTILINGUAL = Patterns(**{n: _c(_with_i18n(globals()[n].pattern, c)) for n, c in _CATEGORY.items()},
                        OR_OPEN=_c(r"^(?:or |" + i18n("or_open") + ")"),
                        PRIVATE=_c(i18n("private")),
@@ -522,7 +523,8 @@ MULTILINGUAL = Patterns(**{n: _c(_with_i18n(globals()[n].pattern, c)) for n, c i
                        REQUEST=_c(_with_i18n(REQUEST.pattern, "request")),
                        MERIT=_c(_with_i18n(MERIT.pattern, "merit")),
                        ADVICE=_c(_with_i18n(ADVICE.pattern, "advice")),
-                       RESTRAINT=_c(_with_i18n(RESTRAINT.pattern, "restraint")))
+                       RESTRAINT=_c(_with_i18n(RESTRAINT.pattern, "restraint")),
+                       NOT_YET=_c(_with_i18n(NOT_YET.pattern, "not_yet")))
 
 # function words of es, de, fr that are not English words
 _FOREIGN_WORDS = frozenset(
