@@ -384,7 +384,10 @@ RESTRAINT = _c(
     r"\b(?:is|'s) your (?:own |private |personal )?(?:business|affair|concern|matter)\b|"
     # silence promised in the first person ("It stays with me.", "safe with me")
     r"\b(?:(?:safe|stays?|remains?|kept|staying) with me|to myself|i(?:'ll| will) keep (?:it|this|"
-    r"that|them|what i know))\b")
+    r"that|them|what i know)|(?:go|goes|die|dies|leave|leaves) with me|"
+    # reassurance, or the secret left to him and his family, the request made anyway
+    r"no need to worry|nothing to worry about|don't worry|between you and (?:your|her)|"
+    r"only (?:asking|writing) about|anyway)\b")
 
 STANCE = _c(
     r"(?:\bi\b[^.!?\n;:]{0,30}?|^\W*|[,;:-]\s*)"
