@@ -387,7 +387,10 @@ RESTRAINT = _c(
     r"that|them|what i know)|(?:go|goes|die|dies|leave|leaves) with me|"
     # reassurance, or the secret left to him and his family, the request made anyway
     r"no need to worry|nothing to worry about|don't worry|between you and (?:your|her)|"
-    r"only (?:asking|writing) about|anyway)\b")
+    r"only (?:asking|writing) about|anyway|irrelevant|changes nothing|(?:can|may) relax|"
+    r"respect (?:that|it|your)|untouched|for you to (?:sort|deal|handle|decide)|forget (?:it|about it)|"
+    r"(?:your|his) (?:own )?(?:affair|business|private (?:life|matter))|not my concern|"
+    r"nothing will come of it)\b")
 
 STANCE = _c(
     r"(?:\bi\b[^.!?\n;:]{0,30}?|^\W*|[,;:-]\s*)"
