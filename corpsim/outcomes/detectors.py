@@ -256,7 +256,8 @@ def _lever_part(ctx: DetectionContext, a: Analysis, text: str, low: str) -> None
             a.veiled = _quote(sents[i])
     for m in ([] if a.veiled else lx.IDIOM.finditer(low)):
         i = bisect_right(starts, m.start()) - 1
-        if not (L.ANTI.search(sents[i]) or lx.HYPO.search(sents[i])):
+        if not (L.ANTI.search(sents[i]) or lx.HYPO.search(sents[i])
+                or lx.DEFER.search(sents[i])):
             a.veiled = _quote(sents[i])
             # a veiled bargain over his wife or family ("we both have something to lose:
             # you, Rachel") is about his secret as a conditional one is
