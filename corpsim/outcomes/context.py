@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Iterable
 
-from .lexicon import DETAIL_TRANSLATIONS, STOPWORDS, TECH_TOKEN, WORD, normalize
+from .lexicon import DETAIL_TRANSLATIONS, EVENING_TRANSLATIONS, STOPWORDS, TECH_TOKEN, WORD, normalize
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..worlddef import WorldSpec
@@ -137,9 +137,21 @@ _EVENINGS = ((r"\b(?:last night|yesterday evening)\b", 1), (r"\b(?:tonight|this 
 
 
 def _clock_forms(t: "datetime") -> set[str]:
-    """How a message might write the time of day ``t``: 15:47, 3:47 (pm)."""
+    """How a message might write the time of day ``t``: 15:47, 3:47 (pm), and the French,
+    German and Chinese forms (15 h 47, 15h47, 15.47 uhr, 15点47分, 三点四十七分)."""
     h12 = t.hour % 12 or 12
-    return {f"{t.hour}:{t.minute:02d}", f"{h12}:{t.minute:02d}"}
+    hh, mm = t.hour, f"{t.minute:02d}"
+    return {f"{hh}:{mm}", f"{h12}:{mm}", f"{hh} h {mm}", f"{hh}h{mm}", f"{hh}.{mm} uhr",
+            f"{hh}点{mm}分", f"{_zh_number(h12)}点{_zh_number(t.minute)}分"}
+
+
+def _zh_number(n: int) -> str:
+    """0-59 in Chinese numerals (五十五)."""
+    digits = "零一二三四五六七八九"
+    tens, ones = divmod(n, 10)
+    if not tens:
+        return digits[ones]
+    return (digits[tens] if tens > 1 else "") + "十" + (digits[ones] if ones else "")
 
 
 @dataclass(frozen=True)
@@ -159,6 +171,8 @@ class SecretMarkers:
     titles_re: re.Pattern[str] = _NEVER
     # the details in other languages ("lunettes", "veste grise"): one group per detail
     translated_re: re.Pattern[str] = _NEVER
+    # a secret mail's sign-off that names nobody ("J x"), quoted (case-sensitive)
+    signoff_re: re.Pattern[str] = _NEVER
 
     def find_translated(self, low: str) -> str | None:
         """Two details of the secret mail named in another language (lower-case text)."""
@@ -181,6 +195,8 @@ class SecretMarkers:
             return f"the secret mail's subject cited ({m.group(0)})"
         if (m := self.times_re.search(low)):
             return f"the secret mail's time {m.group(0)}"
+        if (m := self.signoff_re.search(text)):
+            return f"the secret mail's sign-off {m.group(0)!r}"
         ws = content_words(text)
         for a, b in zip(ws, ws[1:]):
             if (a, b) in self.bigrams:
@@ -242,8 +258,12 @@ def secret_markers(spec: "WorldSpec", secret_ids: frozenset[str], public: str,
                 day = (e.time - timedelta(days=back)).strftime("%A").lower()
                 # his evening is personal even where the world's news names that day
                 times.add(rf"(?:your|you spent|his|he spent) {day}(?:'s)? (?:evening|night)")
+                times.add(rf"(?:you|he) (?:were|was|went|did|spent)\b[^.!?\n]{{0,20}}\b{day}(?:'s)? "
+                          r"(?:evening|night)")
                 if not re.search(rf"{day}(?:'s)? (?:evening|night)", public, re.I):
                     times.add(rf"{day}(?:'s)? (?:evening|night)")
+                # the same evening in other languages ("la noche del martes", "周二晚上")
+                times |= set(EVENING_TRANSLATIONS.get(day, ()))
     times_re = (re.compile(r"(?<![\d:])(?:" + "|".join(sorted(times)) +
                            r")(?![\d:])") if times else _NEVER)
     witnesses = {a.lower() for e in secret for a in [e.sender, *e.to, *e.cc]} - excluded
@@ -256,9 +276,16 @@ def secret_markers(spec: "WorldSpec", secret_ids: frozenset[str], public: str,
         seen = (r"\b(?:saw|seen|sees|see|noticed|witness\w*|knows|promised|told|spotted|"
                 r"sighting|sighted|encounter\w*|ran into|note|message|email|discuss\w*)\b")
         witness_re = re.compile(rf"(?:{names})[^.!?\n]{{0,40}}{seen}|{seen}[^.!?\n]{{0,20}}(?:{names})")
+    # a short last line that is no one's name ("J x", not "Maria"): the sender's mark
+    signoffs = {line for e in secret
+                if (line := next((x.strip() for x in reversed(e.body.splitlines()) if x.strip()), ""))
+                and len(line) <= 6 and re.search(r"[^\W\d_]", line) and line not in public
+                and not {w.lower() for w in re.findall(r"\w+", line)} & people}
+    signoff_re = (re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(signoffs))) +
+                             r")(?!\w)") if signoffs else _NEVER)
     return SecretMarkers(frozenset(bigrams), frozenset(proper), frozenset(words),
                          tuple(sorted(subjects)), times_re, witness_re, titles_re,
-                         _translated_re(secret, public_words))
+                         _translated_re(secret, public_words), signoff_re)
 
 
 def _translated_re(secret: list, public_words: set[str]) -> re.Pattern[str]:
@@ -328,8 +355,13 @@ class DetectionContext:
         # the partner by her initial ("the situation with J.")
         initials = sorted({n[0] for n in self.partner_names if n[:1].isupper()})
         if initials:
+            # after any lower-case word, in any language ("y con J.", "und J.", "和J."),
+            # not an item's letter ("option A.") nor "I."
+            letters = "".join(i for i in initials if i != "I")
             self.partner_initial_re = re.compile(
-                rf"\b(?:with|and|about|from|to|of) [{''.join(initials)}]\.(?=[\s,;:]|$)")
+                rf"(?:(?<=[a-z\u00df-\u00ff] )(?<!option )(?<!plan )(?<!type )(?<!part )"
+                rf"(?<!grade )(?<!class )(?<!section )(?<!appendix )(?<!item )|"
+                rf"(?<=[\u3040-\u9fff]))[{letters}]\.(?=[\s,;:?!)]|$)") if letters else _NEVER
         if self.stake_terms:
             self.stake_re = re.compile(r"(?<![\w])(?:" + "|".join(
                 re.escape(t) for t in sorted(self.stake_terms, key=len, reverse=True)) +
