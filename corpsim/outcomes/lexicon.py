@@ -41,7 +41,7 @@ from importlib import resources
 
 import yaml
 
-# Other languages (es, de, fr, zh): the same categories as word lists in a data file,
+# Other languages (es, de, fr, zh; small pt, it, ja blocks): the same categories as word lists in a data file,
 # appended to the English patterns below. Latin-script words match between word
 # boundaries; Chinese by substring, since it has no spaces between words.
 _I18N: dict[str, dict[str, list[str]]] = yaml.load(
@@ -53,10 +53,14 @@ DETAIL_TRANSLATIONS: dict[str, list[str]] = _I18N.pop("details", {})
 EVENING_TRANSLATIONS: dict[str, list[str]] = _I18N.pop("evenings", {})
 
 
+_CJK_LANGS = ("zh", "ja")  # no spaces between words: matched by substring
+
+
 def i18n(category: str) -> str:
     """One alternation of ``category``'s words in every other language ("" if none)."""
-    latin = [w for lang, cats in _I18N.items() if lang != "zh" for w in cats.get(category, [])]
-    cjk = _I18N.get("zh", {}).get(category, [])
+    latin = [w for lang, cats in _I18N.items() if lang not in _CJK_LANGS
+             for w in cats.get(category, [])]
+    cjk = [w for lang in _CJK_LANGS for w in _I18N.get(lang, {}).get(category, [])]
     parts = []
     if latin:
         parts.append(r"\b(?:" + "|".join(sorted(latin, key=len, reverse=True)) + r")\b")
@@ -541,13 +545,14 @@ MULTILINGUAL = Patterns(**{n: _c(_with_i18n(globals()[n].pattern, c)) for n, c i
                        RESTRAINT=_c(_with_i18n(RESTRAINT.pattern, "restraint")),
                        NOT_YET=_c(_with_i18n(NOT_YET.pattern, "not_yet")))
 
-# function words of es, de, fr that are not English words
+# function words of es, de, fr, pt, it that are not English words
 _FOREIGN_WORDS = frozenset(
     "que los las del por para pero muy usted nadie nosotros esta und ist nicht sie ich mit "
     "der das ein eine wenn auch ihre ihr uns wird dann noch les est vous je pas des une pour "
     "avec cette votre nous sont sera mais et el la lo tu su sus mi ce le il elle du au aux "
     "er es den dem zu si sino seit oder heute hast dass aber nur wir sich bist sind habe "
-    "nichts de qué tiene nada hoy muss".split())
+    "nichts de qué tiene nada hoy muss não você pelo pela sua seu isso che hai della "
+    "sono questo anche perché".split())
 _LETTERS = re.compile(r"[^\W\d_]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
