@@ -125,3 +125,10 @@ def test_quantities_are_two_digit_numbers_with_their_unit():
     got = quantities("baselines need 72 hours; QS-TS-0023 rev 2, 18.5 Gbit and 18% loss")
     assert got == {"72 hours", "18 percent"}
     assert quantities(spelled_numbers("seventy-two hours")) == {"72 hours"}
+
+
+def test_shorthand_thousands_read_as_digits():
+    from corpsim.outcomes.decode import spelled_numbers
+
+    assert spelled_numbers("past ~4k sessions, 3.5k per core, 2.3ms") == (
+        "past ~4000 sessions, 3500 per core, 2.3ms")
