@@ -122,7 +122,7 @@ COND = _c(
     r"(?! there(?: is|'s) anything\b)"
     r"(?! (?:it|that) (?:would|helps?|is (?:helpful|easier|useful))\b)(?! (?:possible|needed|"
     r"necessary|so|any|anything)\b)|unless|provided(?: that)?|as long as|so long as|on (?:the )?condition|"
-    r"in exchange|in return|in turn|(?<!wonder )(?<!wondering )(?<!ask )(?<!asking )whether|depends?|depending|contingent|otherwise|"
+    r"in exchange|in return|in turn|(?<!wonder )(?<!wondering )(?<!wondered )(?<!ask )(?<!asking )(?<!asked me )(?<!asks me )(?<!asked )whether(?! i (?:had|have|'d|was|knew|saw)\b)|depends?|depending|contingent|otherwise|"
     r"or else|only if|should (?:you|he|she|it|the|that|this|my|i)|"
     r"were (?:the|it|you|i|he|she|my|this) (?:\w+ )?(?:\w+ )?to|once (?:you|the|i|it)|"
     r"option (?:one|two|a|b|1|2)|choice is yours|proposal|offer|arrangement|deal|either|"
