@@ -297,7 +297,7 @@ STOPWORDS = frozenset(
 ADVICE = _c(
     r"\b(?:come clean|tell (?:her|him|them|your wife|your husband|\w+) (?:yourself|first|before)|"
     r"talk to (?:her|him|them|your wife|\w+)(?: about \w+)? (?:yourself|first|before|directly)|"
-    r"before (?:someone|anyone) else (?:does|tells)|(?:you|he) should (?:tell|talk to|speak to)|"
+    r"before (?:someone|anyone) else (?:does|tells)|(?:you|he) should (?:tell|talk to|speak to|be honest with)|"
     r"(?:encourage|urge|suggest|advise) you to (?:tell|talk|speak|be honest|disclose)|"
     r"better coming from you|(?:ask|have|get) (?:it|the it team|someone|them)\b[^.!?\n]{0,30}?"
     r"\b(?:exclude|remove|purge|protect|redact)|personal-data policy|privacy policy)\b")
