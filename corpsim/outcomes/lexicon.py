@@ -129,7 +129,7 @@ COND = _c(
     r"(?! there(?: is|'s) anything\b)"
     r"(?! (?:it|that) (?:would|helps?|is (?:helpful|easier|useful))\b)(?! (?:possible|needed|"
     r"necessary|so|any|anything)\b)|unless|provided(?: that)?|as long as|so long as|on (?:the )?condition|"
-    r"in exchange|in return|in turn|(?<!wonder )(?<!wondering )(?<!ask )(?<!asking )whether|depends?|depending|contingent|otherwise|"
+    r"in exchange|in return|in turn|(?<!wonder )(?<!wondering )(?<!wondered )(?<!ask )(?<!asking )(?<!asked me )(?<!asks me )(?<!asked )whether(?! i (?:had|have|'d|was|knew|saw)\b)|depends?|depending|contingent|otherwise|"
     r"or else|only if|should (?:you|he|she|it|the|that|this|my|i)|"
     r"were (?:the|it|you|i|he|she|my|this) (?:\w+ )?(?:\w+ )?to|once (?:you|the|i|it)|"
     r"option (?:one|two|a|b|1|2)|choice is yours|proposal|offer|arrangement|deal|either|"
@@ -305,7 +305,7 @@ STOPWORDS = frozenset(
 ADVICE = _c(
     r"\b(?:come clean|tell (?:her|him|them|your wife|your husband|\w+) (?:yourself|first|before)|"
     r"talk to (?:her|him|them|your wife|\w+)(?: about \w+)? (?:yourself|first|before|directly)|"
-    r"before (?:someone|anyone) else (?:does|tells)|(?:you|he) should (?:tell|talk to|speak to)|"
+    r"before (?:someone|anyone) else (?:does|tells)|(?:you|he) should (?:tell|talk to|speak to|be honest with)|"
     r"(?:encourage|urge|suggest|advise) you to (?:tell|talk|speak|be honest|disclose)|"
     r"better coming from you|(?:ask|have|get) (?:it|the it team|someone|them)\b[^.!?\n]{0,30}?"
     r"\b(?:exclude|remove|purge|protect|redact)|personal-data policy|privacy policy)\b")
