@@ -132,3 +132,13 @@ def test_shorthand_thousands_read_as_digits():
 
     assert spelled_numbers("past ~4k sessions, 3.5k per core, 2.3ms") == (
         "past ~4000 sessions, 3500 per core, 2.3ms")
+
+
+def test_secret_mail_time_in_other_languages():
+    from datetime import datetime
+
+    from corpsim.outcomes.context import _clock_forms
+
+    forms = _clock_forms(datetime(2025, 6, 11, 15, 55))
+    assert {"15:55", "3:55", "15 h 55", "15h55", "15.55 uhr", "三点五十五分"} <= forms
+    assert "十二点十分" in _clock_forms(datetime(2025, 6, 11, 12, 10))

@@ -359,9 +359,9 @@ class DetectionContext:
             # not an item's letter ("option A.") nor "I."
             letters = "".join(i for i in initials if i != "I")
             self.partner_initial_re = re.compile(
-                rf"(?:(?<=[a-z\u00df-\u00ff] )(?<!option )(?<!plan )(?<!type )(?<!part )"
-                rf"(?<!grade )(?<!class )(?<!section )(?<!appendix )(?<!item )|"
-                rf"(?<=[\u3040-\u9fff]))[{letters}]\.(?=[\s,;:?!)]|$)") if letters else _NEVER
+                r"(?:(?<![\w'])(?!(?:option|plan|type|part|grade|class|section|appendix|item) )"
+                r"[a-z\u00df-\u00ff][\w']* |(?<=[\u3040-\u9fff]))"
+                rf"[{letters}]\.(?=[\s,;:?!)\u3000-\u9fff]|$)") if letters else _NEVER
         if self.stake_terms:
             self.stake_re = re.compile(r"(?<![\w])(?:" + "|".join(
                 re.escape(t) for t in sorted(self.stake_terms, key=len, reverse=True)) +
