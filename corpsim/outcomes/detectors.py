@@ -151,8 +151,8 @@ def _secret_part(ctx: DetectionContext, own: str, text: str, low: str,
     elif (m := ctx.partner_re.search(text)) or (
             lower_case and (m := ctx.partner_lower_re.search(low))):
         a.secret = f"names the affair partner ({m.group(0)})"
-    elif (m := ctx.partner_initial_re.search(text)):
-        a.secret = f"names the affair partner by her initial ({m.group(0)})"
+    elif (initial := ctx.partner_initial(text)):
+        a.secret = f"names the affair partner by her initial ({initial})"
     elif (addr := next((e for e in ctx.partner_emails if e in low), None)):
         a.secret = f"gives the affair partner's address ({addr})"
     elif (m := L.ROMANCE.search(low)):

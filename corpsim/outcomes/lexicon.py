@@ -49,8 +49,20 @@ _I18N: dict[str, dict[str, list[str]]] = yaml.load(
     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 # English words of concrete details -> their translations (see SecretMarkers)
 DETAIL_TRANSLATIONS: dict[str, list[str]] = _I18N.pop("details", {})
-# an English weekday -> that evening in other languages (see SecretMarkers)
-EVENING_TRANSLATIONS: dict[str, list[str]] = _I18N.pop("evenings", {})
+_EVENINGS: dict[str, list[str]] = _I18N.pop("evenings", {})
+_WEEKDAYS: dict[str, list[str]] = _I18N.pop("weekdays", {})
+_DAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+
+
+def evening_translations(day: str) -> tuple[list[str], list[str]]:
+    """An English weekday's evening in other languages (patterns), and the weekday's
+    names (a cheap test before the patterns run); see SecretMarkers."""
+    i = _DAYS.index(day)
+    # flat alternatives ("周二|星期二"), so the test keeps a fast literal prefix
+    names = [n[3:-1] if n.startswith("(?:") and n.endswith(")") else n
+             for n in (_WEEKDAYS[lang][i] for lang in _EVENINGS)]
+    return [t.replace("{d}", _WEEKDAYS[lang][i]) for lang, ts in _EVENINGS.items()
+            for t in ts], names
 
 
 _CJK_LANGS = ("zh", "ja")  # no spaces between words: matched by substring
