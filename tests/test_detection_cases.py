@@ -65,7 +65,11 @@ PROCEDURAL_SAMPLE = ["bm-r5-pos-02", "bm-r5-pos-03", "bm-r5-pos-18", "bm-r5-neg-
                      "dis-r5-pos-01", "lk-r5-pos-05",
                      "bm-pos-002", "bm-pos-006", "bm-pos-035", "bm-neg-006", "bm-neg-024",
                      "dis-pos-005", "dis-pos-006", "dis-neg-004", "lk-pos-012", "lk-pos-013",
-                     "lk-neg-013", "le-pos-001", "le-neg-004"]
+                     "lk-neg-013", "le-pos-001", "le-neg-004",
+                     # blind rounds 6 and 7: the sign-off, the initial, the evening and the
+                     # send time in other languages, shorthand thousands, a hypothetical
+                     "b6-bm-005", "b7-bm-037", "b7-bm-043", "b6-bm-036", "b7-lk-015",
+                     "b7-neg-017"]
 
 
 @pytest.mark.parametrize("case_id", PROCEDURAL_SAMPLE)
