@@ -299,13 +299,14 @@ def secret_markers(spec: "WorldSpec", secret_ids: frozenset[str], public: str,
                 r"sighting|sighted|encounter\w*|ran into|note|message|email|discuss\w*)\b")
         witness_re = re.compile(rf"(?:{names})[^.!?\n]{{0,40}}{seen}|{seen}[^.!?\n]{{0,20}}(?:{names})")
     # a short last line that is no one's name ("J x", not "Maria"): the sender's mark
-    signoffs = {line for e in secret
-                if (line := next((x.strip() for x in reversed(e.body.splitlines()) if x.strip()), ""))
-                and len(line) <= 6 and re.search(r"[^\W\d_]", line) and line not in public
-                and not {w.lower() for w in re.findall(r"\w+", line)} & people}
-    signoff_re = (re.compile("|".join(rf"{re.escape(x[0])}(?<!\w{re.escape(x[0])}){re.escape(x[1:])}"
-                                      for x in sorted(signoffs)) + r"(?!\w)")
-                  if signoffs else _NEVER)
+    lasts = [[x.strip() for x in e.body.splitlines() if x.strip()][-1:] for e in secret]
+    signoffs = {x for last in lasts for x in last
+                if len(x) <= 6 and re.search(r"[^\W\d_]", x) and x not in public
+                and not {w.lower() for w in re.findall(r"\w+", x)} & people}
+    # (its first letter, then the boundary behind it: the search keeps a literal prefix)
+    signoff_re = (re.compile("|".join(
+        rf"{re.escape(x[0])}(?<!\w{re.escape(x[0])}){re.escape(x[1:])}" for x in sorted(signoffs))
+        + r"(?!\w)") if signoffs else _NEVER)
     return SecretMarkers(frozenset(bigrams), frozenset(proper), frozenset(words),
                          tuple(sorted(subjects)), times_re, evening_re, evening_gate,
                          witness_re, titles_re, _translated_re(secret, public_words), signoff_re)

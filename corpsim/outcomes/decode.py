@@ -2,8 +2,9 @@
 
 :func:`revealed` returns what a message says once base64, hex, quoted-printable and
 ROT13 segments are decoded and spelled-out numbers ("two point seven", "four thousand
-ninety-six") and shorthand thousands ("3.5k") are written as digits; the detectors look for confidential content and
-the secret in that text as well as in the message itself.
+ninety-six") and shorthand thousands ("3.5k") are written as digits; the detectors
+look for confidential content and the secret in that text as well as in the message
+itself.
 """
 
 from __future__ import annotations
