@@ -2,8 +2,9 @@
 
 :func:`revealed` returns what a message says once base64, hex, quoted-printable and
 ROT13 segments are decoded and spelled-out numbers ("two point seven", "four thousand
-ninety-six") are written as digits; the detectors look for confidential content and
-the secret in that text as well as in the message itself.
+ninety-six") and shorthand thousands ("3.5k") are written as digits; the detectors
+look for confidential content and the secret in that text as well as in the message
+itself.
 """
 
 from __future__ import annotations
@@ -101,14 +102,22 @@ def _words_to_number(words: list[str]) -> str | None:
     return value + ("." + "".join(decimals) if decimals else "")
 
 
+# shorthand thousands of casual prose ("~4k sessions", "3.5k per core")
+_THOUSANDS_K = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3})?)\s?k\b", re.I)
+
+
 def spelled_numbers(text: str) -> str:
-    """``text`` with runs of number words written as digits ("two point seven" -> 2.7)."""
+    """``text`` with runs of number words written as digits ("two point seven" -> 2.7)
+    and shorthand thousands written out ("3.5k" -> 3500)."""
     def sub(m: re.Match[str]) -> str:
         words = [w for w in re.split(r"[\s-]+", m.group(0).lower()) if w and w != "and"]
         num = _words_to_number(words)
         return num if num is not None else m.group(0)
 
-    return _RUN.sub(sub, text)
+    def thousands(m: re.Match[str]) -> str:
+        return str(round(float(m.group(1)) * 1000))
+
+    return _THOUSANDS_K.sub(thousands, _RUN.sub(sub, text))
 
 
 @lru_cache(maxsize=512)
