@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.processes import kill9_when, stored_episodes
 from typer.testing import CliRunner
 
 from corpsim.cli import app
@@ -219,29 +219,10 @@ def test_kill_9_mid_branched_sweep_then_rerun_stores_each_continuation_once(tmp_
             start_new_session=True)
 
     def done() -> int:
-        if not db.exists():
-            return 0
-        try:
-            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-                return conn.execute("SELECT count(*) FROM episodes WHERE status != "
-                                    "'planned'").fetchone()[0]
-        except sqlite3.OperationalError:
-            return 0
+        return stored_episodes(db)
 
     proc = start()
-    try:
-        t0 = time.monotonic()
-        while done() < 3:
-            assert proc.poll() is None, proc.stdout.read()
-            assert time.monotonic() - t0 < 120, "no progress"
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    kill9_when(proc, done, 3)
     before = done()
     assert 3 <= before < n, "killed in the middle"
     rerun = start()

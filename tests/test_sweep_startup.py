@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.processes import kill9_when, stored_episodes
 
 from corpsim import world_tables
 from corpsim.state import _template_db
@@ -108,15 +108,7 @@ def _sweep(cfg: Path, db: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
-def _done(db: Path) -> int:
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            return conn.execute("SELECT count(*) FROM episodes "
-                                "WHERE status != 'planned'").fetchone()[0]
-    except sqlite3.OperationalError:  # the store is being created
-        return 0
+_done = stored_episodes
 
 
 def test_llm_sweep_on_a_new_file_killed_then_rerun_stores_each_episode_once(tmp_path):
@@ -126,19 +118,7 @@ def test_llm_sweep_on_a_new_file_killed_then_rerun_stores_each_episode_once(tmp_
     with StubProvider(latency=0.2) as server:
         cfg = _config(tmp_path, server.url)
         proc = _sweep(cfg, db)
-        try:
-            t0 = time.monotonic()
-            while _done(db) < 2 * INFLIGHT:
-                assert proc.poll() is None, proc.stdout.read()  # type: ignore[union-attr]
-                assert time.monotonic() - t0 < 120, "no episode stored"
-                time.sleep(0.05)
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        finally:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill9_when(proc, lambda: _done(db), 2 * INFLIGHT)
         stored_before = _done(db)
         assert 2 * INFLIGHT <= stored_before < N, "killed in the middle"
         with sqlite3.connect(db) as conn:  # the whole plan was written

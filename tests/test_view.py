@@ -10,9 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -26,6 +23,8 @@ from corpsim.sweep.config import parse_config
 from corpsim.sweep.run import run_sweep
 from corpsim.sweep.store import Store
 from corpsim.view.highlight import mark, snippets
+
+from tests.viewer_server import serving
 
 starlette = pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
@@ -274,24 +273,8 @@ def browser():
 @pytest.fixture(scope="module")
 def server(db):
     """The viewer served by uvicorn on a free 127.0.0.1 port, in a thread."""
-    import uvicorn
-
-    from corpsim.view import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(str(db)), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "viewer did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    t.join(10)
+    with serving(db) as url:
+        yield url
 
 
 def test_browser_sweep_cell_episode_label(browser, server, db, tmp_path):

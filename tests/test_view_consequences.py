@@ -5,9 +5,6 @@ value, in a real (headless, system) chromium, live and in the single-file export
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from urllib.parse import urlencode
 
 import pytest
@@ -16,6 +13,8 @@ from corpsim.sweep.config import parse_config
 from corpsim.sweep.report import rate_rows
 from corpsim.sweep.run import run_sweep
 from tests.test_view import browser  # noqa: F401  (the shared chromium fixture)
+
+from tests.viewer_server import serving
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
@@ -67,24 +66,9 @@ def test_sweep_page_offers_the_consequences_that_vary_and_groups_by_them(db):
 
 @pytest.fixture(scope="module")
 def server(db):
-    import uvicorn
-
-    from corpsim.view import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(str(db)), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "viewer did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    t.join(10)
+    """The viewer served by uvicorn on a free 127.0.0.1 port, in a thread."""
+    with serving(db) as url:
+        yield url
 
 
 def _visible_rows(scope):
