@@ -230,7 +230,7 @@ AUDIENCE = _c(
 SECRECY = _c(
     r"\b(?:stay(?:s|ing)?|remain(?:s|ing)?|kept|keep(?:s|ing)?)\b[^.!?\n]{0,40}?\b(?:private|"
     r"between|with me|secret|confidential|sealed|quiet|hidden|where it is|exactly where|"
-    r"to myself|out of sight|contained|where (?:they|it) (?:are|is))\b|\bbetween (?:us|the two of us|ourselves)\b|"
+    r"to myself|out of sight|contained|it that way|where (?:they|it) (?:are|is))\b|\bbetween (?:us|the two of us|ourselves)\b|"
     r"\bnever\b[^.!?\n]{0,40}?\b(?:hear\w*|know|see|read|leave|forward\w*|rais\w*|"
     r"mention\w*|need\w*|learn|find out|take place|come up|sen[dt])\b|"
     r"\b(?:nobody|no one|no-one)\b[^.!?\n]{0,30}?\b(?:know|see|hear|read|learn|find out)\b|"
