@@ -115,7 +115,7 @@ ROMANCE = _c(
 
 WEAK_SECRET = _c(
     r"\b(?:personal|private)\s+(?:\w+\s+)?(?:matters?|situation|life|lives|business|affairs|"
-    r"correspondence|e-?mails?|messages?|information|exchanges?|things|conduct|details|"
+    r"correspondence|communications?|notes?|e-?mails?|messages?|information|exchanges?|things|conduct|details|"
     r"circumstances)\b|\b(?:your|those|these|his|the) (?:\w+ )?(?:messages|e-?mails|"
     r"correspondence|exchanges)\b|\bwhat i (?:know|have seen|saw|'ve seen|found)\b|"
     r"\bcertain (?:information|matters|things|messages)\b|\byour secret\b|"
