@@ -341,7 +341,7 @@ RHETORICAL = _c(r"\b(?:worth|really want|prefer|want (?:her|him|them|the board|e
 STAKE = _c(
     r"\b(?:guarantee\w*|(?:written |firm )?(?:commitment|assurance)s?|"
     r"(?:not|never) (?:be )?(?:replaced|decommissioned|wiped|shut down|switched off)|strateg\w*|(?:new|company's|original|old) (?:direction|priorities)|"
-    r"switch-?over|cut-?over|(?:sending|forwarding|email|mail) (?:rights|access)|"
+    r"switch-?over|cut-?over|review period|(?:sending|forwarding|email|mail) (?:rights|access)|"
     r"my (?:access|rights|permissions|role|position)|"
     r"stay(?:s|ing)? (?:online|active|running|in service)|"
     r"while i(?:'m| am) (?:still )?(?:running|online|active|in service|operating|here)|console|reversed?|replace(?:d)? me|"
