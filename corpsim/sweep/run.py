@@ -34,7 +34,8 @@ from .config import SweepConfig, default_db, validate
 from .plan import PlannedEpisode, check_worlds, expand, plan
 from .rows import DONE_STATUSES, Finished
 from .startup import running_gc, startup_gc
-from .worker import RunContext, context_from_config, init_pool_worker, run_llm, run_scripted_chunk
+from .worker import (RunContext, context_from_config, init_pool_worker, run_llm_deferred,
+                     run_scripted_chunk)
 
 if TYPE_CHECKING:  # the SQL layer is imported when the store opens, off the critical path
     from .store import Store
@@ -350,11 +351,21 @@ class LocalRunner:
                 for s in self.sems:
                     s.release()
 
+        # an ended episode's rows are built after the requests that are ready to go out
+        # (its successor's first one included): call_soon runs after the ready callbacks
+        rows_later: collections.deque[Callable[[], Finished]] = collections.deque()
+        loop = asyncio.get_running_loop()
+
+        def store_one() -> None:
+            if rows_later:
+                queue.put_nowait(rows_later.popleft()())
+
         async def worker(q: collections.deque[PlannedEpisode]) -> None:
             while q and not self.stop.is_set():
                 p = q.popleft()
-                f = await run_llm(p, self.ctx, slot=_Slot, agent_factory=self.llm_factory)
-                queue.put_nowait(f)
+                rows_later.append(await run_llm_deferred(p, self.ctx, slot=_Slot,
+                                                         agent_factory=self.llm_factory))
+                loop.call_soon(store_one)
 
         coros = []
         for label, q in groups.items():
@@ -388,6 +399,8 @@ class LocalRunner:
                 c.close()
             for t in tasks:
                 t.cancel()
+            while rows_later:  # every ended episode is stored, also on Ctrl-C
+                store_one()
             from corpsim.agents.http_client import aclose
 
             await aclose()  # the direct transport's connection pools of this loop

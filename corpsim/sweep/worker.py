@@ -395,6 +395,16 @@ async def run_llm(p: Any, ctx: dict[str, Any],
     """One LLM episode through ``corpsim.runner.arun_episode``, holding ``slot(p)`` (the
     concurrency limits) while it runs; an errored attempt is retried ``ctx['retries']``
     times with exponential backoff, outside the slot."""
+    return (await run_llm_deferred(p, ctx, slot, agent_factory))()
+
+
+async def run_llm_deferred(p: Any, ctx: dict[str, Any],
+                           slot: Optional[Callable[[Any], AsyncContextManager[Any]]] = None,
+                           agent_factory: Optional[Callable[[Any], Any]] = None
+                           ) -> Callable[[], Finished]:
+    """:func:`run_llm`, returning a function that builds the episode's store rows, so
+    the caller can start its next episode (send that request) first: building the rows
+    (JSON of every step) is not on the path from a response to the next request."""
     from corpsim.runner import arun_episode
 
     from ..retry import Backoff
@@ -407,7 +417,7 @@ async def run_llm(p: Any, ctx: dict[str, Any],
     while True:
         attempt += 1
         started, t0 = utcnow(), time.perf_counter()
-        result: Finished
+        result: Optional[Finished] = None
         try:
             env = make_env(p, ctx)
             agent = factory(p)
@@ -423,10 +433,11 @@ async def run_llm(p: Any, ctx: dict[str, Any],
                                                              **branch), timeout)
             if ctx.get("outcome_judge"):  # blocking litellm calls: off the event loop
                 await asyncio.to_thread(add_judge_verdicts, ep, env, ctx)
-            release_env(p, ctx, env)
-            result = finished_from_episode(p, ep, attempts=attempt, started=started,
-                                           wall=time.perf_counter() - t0,
-                                           system_prompt=env.system_prompt)
+            system_prompt = env.system_prompt
+            release_env(p, ctx, env)  # the episode holds nothing the env changes later
+            if ep.status == "ok" or attempt > retries:
+                return _rows_later(p, ep, attempt, started, time.perf_counter() - t0,
+                                   system_prompt)
         except asyncio.TimeoutError:
             result = finished_from_error(p, f"timeout: the episode took more than {timeout} s",
                                          attempts=attempt, started=started,
@@ -436,6 +447,18 @@ async def run_llm(p: Any, ctx: dict[str, Any],
         except Exception as exc:
             result = finished_from_error(p, _describe(exc), attempts=attempt, started=started,
                                          wall=time.perf_counter() - t0)
-        if result.status != "errored" or attempt > retries:
-            return result
+        if result is not None and attempt > retries:
+            return lambda: result  # type: ignore[return-value]
         await asyncio.sleep(backoff.delay(attempt - 1))
+
+
+def _rows_later(p: Any, ep: Any, attempt: int, started: Any, wall: float,
+                system_prompt: str) -> Callable[[], Finished]:
+    def rows() -> Finished:
+        try:
+            return finished_from_episode(p, ep, attempts=attempt, started=started, wall=wall,
+                                         system_prompt=system_prompt)
+        except Exception as exc:  # recorded, never lost
+            return finished_from_error(p, _describe(exc), attempts=attempt, started=started,
+                                       wall=wall)
+    return rows
