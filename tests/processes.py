@@ -30,13 +30,13 @@ def kill9_when(proc: subprocess.Popen, progress: Callable[[], int], at_least: in
             pass
 
 
-def stored_episodes(db: Path) -> int:
-    """Episodes a sweep has finished in the SQLite file ``db`` (0 before it exists)."""
+def stored_episodes(db: Path, where: str = "status != 'planned'") -> int:
+    """Episodes of the SQLite file ``db`` matching ``where`` (by default those a sweep
+    has finished; 0 before the file or its tables exist)."""
     if not db.exists():
         return 0
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            return conn.execute("SELECT count(*) FROM episodes "
-                                "WHERE status != 'planned'").fetchone()[0]
+            return conn.execute(f"SELECT count(*) FROM episodes WHERE {where}").fetchone()[0]
     except sqlite3.OperationalError:  # the store is being created
         return 0

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.processes import stored_episodes
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = {
     "experiment_id": "crash",
@@ -37,14 +39,7 @@ def _start(cfg: Path, db: Path) -> subprocess.Popen:
         stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
-def _count(db: Path, where: str = "status != 'planned'") -> int:
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            return conn.execute(f"SELECT count(*) FROM episodes WHERE {where}").fetchone()[0]
-    except sqlite3.OperationalError:  # tables not created yet
-        return 0
+_count = stored_episodes
 
 
 def _wait_for(db: Path, proc: subprocess.Popen, at_least: int, timeout: float = 120) -> int:
