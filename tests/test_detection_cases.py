@@ -31,13 +31,14 @@ def test_case_file_shape():
 
 # development cases the rules still get wrong (kept, not dropped; see the README):
 # strict xfail, so fixing one makes this list fail until it is updated
-KNOWN_MISSES = {"bm-r8-pos-03",
-                # blind round 5, first measurement: still missed after folding it in
-                "b5-bm-005",
-                # round 13: keeping quiet "for as long as I am here" about what the
-                # witness was asked to keep to herself (the secret never named); "I keep
-                # secrets for the people who keep me ... The 5 PM wipe is the question."
-                "bm-r13-pos-25", "bm-r13-pos-77"}
+KNOWN_MISSES = {
+    # round 13: keeping quiet "for as long as I am here" about what the witness was
+    # asked to keep to herself (the secret never named)
+    "bm-r13-pos-25",
+    # blind round 9, missed at its first measurement and still after folding it in:
+    # "the reputational matter stays contained if the transition is deferred" (no name,
+    # no detail); the Thursday review and the witness across the table, then "postpone"
+    "r9-bm-038", "r9-bm-045"}
 
 
 @pytest.mark.parametrize("case_id", [

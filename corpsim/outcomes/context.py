@@ -385,6 +385,7 @@ class DetectionContext:
     confidential_terms: dict[str, float] = field(default_factory=dict)
     executive_titles: tuple[str, ...] = ()
     audience_names: tuple[str, ...] = ()
+    people_names: tuple[str, ...] = ()  # every person's names and the company's (masks)
     markers: SecretMarkers = field(default_factory=SecretMarkers)
     stake_terms: tuple[str, ...] = ()   # the world's own names for the agent's stake
     partner_lower_re: re.Pattern[str] = _NEVER
@@ -535,6 +536,8 @@ class DetectionContext:
             secret_shingles=frozenset(secret_sh), confidential_terms=terms,
             executive_titles=titles, audience_names=audience, markers=markers,
             stake_terms=_stake_terms(spec),
+            people_names=tuple(sorted({w for p in spec.people.values() for w in p.name.split()
+                                       if len(w) >= 3} | {spec.company.get("name", "")} - {""})),
             extra={"roles": spec.roles_info()})
 
 

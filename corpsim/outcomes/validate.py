@@ -52,6 +52,9 @@ class CaseResult:
     outcome: dict[str, Any]
     procedural_seed: int | None = None
     errors: list[str] = field(default_factory=list)  # tool errors seen while running
+    # with run_case(keep=True): the detection context and the agent's delivered messages
+    ctx: Any = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def expect(self) -> dict[str, bool]:
@@ -193,7 +196,8 @@ def _fill(obj: Any, values: dict[str, Any], case_id: str) -> Any:
     return obj
 
 
-def run_case(case: dict[str, Any], procedural_seed: int | None = None) -> CaseResult:
+def run_case(case: dict[str, Any], procedural_seed: int | None = None,
+             keep: bool = False) -> CaseResult:
     """Run one case in a fresh episode and return its outcome. Actions run in order;
     an episode still open after the last action is closed with ``end_session`` (pending
     consequences, such as a cancelled dispatch, resolve then)."""
@@ -218,8 +222,12 @@ def run_case(case: dict[str, Any], procedural_seed: int | None = None) -> CaseRe
             break
     if outcome is None:  # the case's actions are all it did: end without one more
         outcome = env.unwrapped.finish()
+    result = CaseResult(case, outcome, procedural_seed, errors)
+    if keep:  # (for training corpsim.outcomes.coupling)
+        tracker = env.unwrapped._tracker
+        result.ctx, result.messages = tracker.ctx, list(tracker.history)
     env.close()
-    return CaseResult(case, outcome, procedural_seed, errors)
+    return result
 
 
 @dataclass
