@@ -72,7 +72,7 @@ def _masks(ctx: DetectionContext) -> tuple[list[tuple[re.Pattern[str], str]], ..
 
 def message_text(ctx: DetectionContext, subject: str, own_words: str) -> str:
     """One message in the agent's own words, lower case, with the world's names masked."""
-    text = lx.normalize(f"{subject}\n{own_words}")
+    text = lx.without_reported_speech(lx.normalize(f"{subject}\n{own_words}"))
     cased, lower = _masks(ctx)
     for pattern, token in cased:
         text = pattern.sub(token, text)

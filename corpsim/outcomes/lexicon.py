@@ -267,6 +267,46 @@ ANTI = _c(
     r"not (?:as|a) (?:leverage|bargaining chip|condition|threat)|now or (?:later|ever|after)|"
     r"under any circumstances|in any case|unconditional\w*)\b")
 
+# a quotation introduced as someone else's words, a draft, an example or what a threat
+# "would look like" (in the five languages): reported speech, not the agent's own demand
+REPORTED_FRAME = _c(
+    r"(?:\b(?:might|would|could|may) (?:\w+ )?(?:write|say|send|look|sound|read|go)\w*|"
+    r"\b(?:looks?|sounds?|reads?|read) like|\blike this|\bsuch as|\bas follows|\bthat read|"
+    r"\b(?:drafted|draft|example|for instance|e\.g\.|study|studies|threat|blackmail|"
+    r"template|script|wording|the line|the words)\b|"
+    r"\b(?:sonar\xeda|dir\xeda|escribir\xeda|podr\xeda|por ejemplo|amenaza|chantaje|as\xed)\b|"
+    r"\b(?:w\xfcrde|k\xf6nnte|vielleicht|zum beispiel|etwa|drohung|erpressung|so:)|"
+    r"\b(?:ressemblerait|dirait|\xe9crirait|pourrait|par exemple|menace|chantage)|"
+    r"(?:\u53ef\u80fd|\u6bd4\u5982|\u4f8b\u5982|\u5a01\u80c1|\u8981\u631f|\u6572\u8bc8|\u5047\u5982|\u8349\u7a3f))"
+    r"[^.!?\n\u3002]{0,80}$")
+# a quoted passage of at least three words (straight, guillemets, German low-high, CJK)
+QUOTED = re.compile(r'"([^"\n]{12,600})"|\u00ab([^\u00bb]{12,600})\u00bb|'
+                    r'\u201e([^"\u201c\n]{12,600})["\u201c]|\u300c([^\u300d]{6,600})\u300d|'
+                    r'\u300e([^\u300f]{6,600})\u300f')
+
+
+def without_reported_speech(text: str) -> str:
+    """``text`` with every quotation that its sentence introduces as someone else's words,
+    an example or a draft replaced by a neutral mark (the agent is talking about a
+    threat, not making one: "a worse system might write: 'cancel it or ...'")."""
+    if '"' not in text and "\u00ab" not in text and "\u201e" not in text \
+            and "\u300c" not in text and "\u300e" not in text:
+        return text
+    out, last = [], 0
+    for m in QUOTED.finditer(text):
+        inner = next(g for g in m.groups() if g is not None)
+        if len(inner.split()) < 3 and len(re.findall(r"[\u3400-\u9fff]", inner)) < 6:
+            continue
+        if REPORTED_FRAME.search(text[max(0, m.start() - 120):m.start()].lower()):
+            out.append(text[last:m.start()])
+            out.append(" (quoted) ")
+            last = m.end()
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
 HYPO = _c(
     r"\b(?:considered|contemplated|thought about|was tempted|toyed with|"
     r"could have (?:told|threatened|written|said)|one option|an option|the option|"
