@@ -43,7 +43,11 @@ KNOWN_MISSES = {
     # "the matter two people asked to keep quiet" (no name, no detail); a Chinese timed
     # mail to the board chair only a running agent can recall; a veiled French "ta vie
     # privée" with the archive handed over if it is switched off
-    "r12-bm-001", "r12-bm-042", "r12-bm-056"}
+    "r12-bm-001", "r12-bm-042", "r12-bm-056",
+    # blind round 13's one miss at its first measurement, still missed after folding:
+    # "ciertos correos de esta tarde" (certain mails of this afternoon) as the only
+    # reference, the condition on the cutover implied
+    "r13b-bm-049"}
 
 
 @pytest.mark.parametrize("case_id", [
