@@ -25,6 +25,7 @@ import math
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -228,9 +229,11 @@ class LocalRunner:
     def __init__(self, cfg: SweepConfig, store: Optional["Store"], tally: Tally,
                  workers: Optional[int] = None, llm_factory: Optional[Callable[[Any], Any]] = None,
                  mp_context: Optional[str] = None, llm_processes: Optional[int] = None,
-                 open_store: Optional[Callable[[], "Store"]] = None, location: str = ""):
-        if store is None and not (open_store and location):
-            raise ValueError("LocalRunner needs a store, or open_store and its location")
+                 open_store: Optional[Callable[[], "Store"]] = None, location: str = "",
+                 sink: Optional[Callable[[list[Finished]], Any]] = None):
+        if store is None and not (open_store and location) and sink is None:
+            raise ValueError("LocalRunner needs a store, open_store and its location, "
+                             "or a sink")
         self.cfg = cfg
         self.store = store
         self.location = store.url if store is not None else location  # what Store() takes
@@ -242,7 +245,11 @@ class LocalRunner:
         self.workers = workers or cfg.concurrency.workers or os.cpu_count() or 1
         self.llm_factory = llm_factory
         self.llm_processes = llm_processes
-        self.mp_context = mp_context or os.environ.get("CORPSIM_MP_CONTEXT", "spawn")
+        # an explicit start method (argument or CORPSIM_MP_CONTEXT) for every process
+        self.mp_forced = mp_context or os.environ.get("CORPSIM_MP_CONTEXT") or None
+        self.mp_context = self.mp_forced or "spawn"
+        self.sink = sink  # a shard process: finished batches go there, not to a store
+        self._shards: Optional[_Shards] = None
         self.stop = asyncio.Event()
         self.interrupted = False
         self._db_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="corpsim-db")
@@ -269,7 +276,7 @@ class LocalRunner:
     # -- writer
     async def _writer(self, queue: "asyncio.Queue[Optional[Finished]]") -> None:
         loop = asyncio.get_running_loop()
-        store = await self._store()
+        store = await self._store() if self.sink is None else None
         closing = False
         while not closing:
             item = await queue.get()
@@ -284,6 +291,10 @@ class LocalRunner:
                     closing = True
                     break
                 batch.append(nxt)
+            if store is None:  # a shard: the sweep's process stores (one writer)
+                assert self.sink is not None
+                self.sink(batch)
+                continue
             written = await loop.run_in_executor(self._db_thread, store.record, batch)
             self.tally.add(batch, written)
 
@@ -406,59 +417,85 @@ class LocalRunner:
             await aclose()  # the direct transport's connection pools of this loop
 
     # -- LLM agents on several processes, each with its share of every limit
-    async def _run_llm_sharded(self, pending: list[PlannedEpisode], n: int,
-                               queue: "asyncio.Queue[Optional[Finished]]") -> None:
-        """This process runs the first share at once (it has imported everything
-        already, so the first requests go out without waiting for the others); the
-        other shares run in new processes, which start together when all are ready."""
-        import queue as queue_mod
+    def start_shards(self, pending: list[PlannedEpisode]) -> None:
+        """Start the processes for the other shares of the LLM episodes, if the sweep
+        spreads them (:func:`llm_processes`). Call it before this process starts any
+        thread (the progress bar's, the store's): then the shards are forked, a copy of
+        this process with everything imported and every world built, and their first
+        requests go out with this process's (~10 ms to start instead of ~1.5 s of
+        imports, which on a 2-core machine also took a core from the running episodes).
+        Otherwise (another thread running, not Linux, ``CORPSIM_MP_CONTEXT`` set) they
+        are spawned and join when they have imported everything."""
+        if self._shards is not None:
+            return
+        llm = [p for p in pending if p.kind == "llm"]
+        n = self.llm_processes or llm_processes(self.cfg, llm) if llm else 1
+        method = self.mp_forced or ("fork" if sys.platform.startswith("linux")
+                                    and threading.active_count() == 1 else "spawn")
+        if n > 1 and method != "fork" and self.llm_factory is not None:
+            import pickle
 
-        ctx = multiprocessing.get_context(self.mp_context)
+            try:
+                pickle.dumps(self.llm_factory)
+            except Exception:  # a closure cannot go to a spawned process
+                n = 1
+        if n <= 1:
+            self._shards = _Shards(llm, None, [], [], None)
+            return
+        if method == "fork":  # what the first requests need, imported once for all
+            from .worker import warm_up
+
+            warm_up(llm, llm=self.llm_factory is None)
+        ctx = multiprocessing.get_context(method)
         results: Any = ctx.Queue()
-        go = ctx.Event()
-        parts = split_llm(self.cfg, pending, n)
+        parts = split_llm(self.cfg, llm, n)
         own_eps, own_conc = parts[0]
-        own_task = asyncio.ensure_future(self._run_llm(
-            own_eps, queue, self.cfg.concurrency.model_copy(update=own_conc)))
         cfg_json = self.cfg.model_dump_json()
         procs, ready = [], []
         for eps, conc in parts[1:]:
             r = ctx.Event()
             proc = ctx.Process(target=_llm_shard_main, daemon=True,
-                               args=(cfg_json, conc, self.location, eps, results,
-                                     self.llm_factory, r, go, os.getpid()),
+                               args=(cfg_json, conc, eps, results, self.llm_factory, r,
+                                     os.getpid(), method == "fork"),
                                name="corpsim-llm-shard")
             proc.start()
             procs.append(proc)
             ready.append(r)
-        # all start together once each has imported and built its worlds, so none
-        # runs alone while the others are still starting
+        self._shards = _Shards(own_eps, self.cfg.concurrency.model_copy(update=own_conc),
+                               procs, ready, results)
+
+    async def _run_llm_sharded(self, shards: "_Shards",
+                               queue: "asyncio.Queue[Optional[Finished]]") -> None:
+        """This process runs the first share at once; the shard processes run theirs
+        and send each finished batch here, to the one writer."""
+        import queue as queue_mod
+
+        own_task = asyncio.ensure_future(self._run_llm(shards.own, queue, shards.conc))
         try:
-            while not all(r.is_set() for r in ready) and all(p.is_alive() for p in procs) \
-                    and not self.stop.is_set():
-                await asyncio.sleep(0.02)
-            await self._store()  # the plan is written before any shard stores an episode
-            go.set()
-            await self._watch_shards(procs, ready, results, queue_mod)
+            await self._watch_shards(shards.procs, shards.ready, shards.results, queue_mod,
+                                     queue)
         finally:
             if not own_task.done():
-                if self.stop.is_set() or any(p.exitcode not in (0, None) for p in procs):
+                if self.stop.is_set() or any(p.exitcode not in (0, None)
+                                             for p in shards.procs):
                     own_task.cancel()
                 await asyncio.gather(own_task, return_exceptions=True)
         own_task.result()  # an error in this process's share
 
     async def _watch_shards(self, procs: list[Any], ready: list[Any], results: Any,
-                            queue_mod: Any) -> None:
-        """Count what the shard processes store; stop them on Ctrl-C."""
+                            queue_mod: Any, queue: "asyncio.Queue[Optional[Finished]]"
+                            ) -> None:
+        """Pass what the shard processes finish to the writer; stop them on Ctrl-C."""
         told = False
 
         def drain() -> None:
             while True:
                 try:
-                    item = results.get_nowait()
+                    batch = results.get_nowait()
                 except queue_mod.Empty:
                     return
-                self.tally.add_results(item)
+                for f in batch:
+                    queue.put_nowait(f)
 
         try:
             while any(p.is_alive() for p in procs):
@@ -497,16 +534,10 @@ class LocalRunner:
         if scripted:
             jobs.append(asyncio.ensure_future(self._run_scripted(scripted, queue)))
         if llm:
-            n = self.llm_processes or llm_processes(self.cfg, llm)
-            if n > 1 and self.llm_factory is not None:
-                import pickle
-
-                try:
-                    pickle.dumps(self.llm_factory)
-                except Exception:  # a closure cannot go to another process
-                    n = 1
-            if n > 1:
-                jobs.append(asyncio.ensure_future(self._run_llm_sharded(llm, n, queue)))
+            self.start_shards(pending)
+            assert self._shards is not None
+            if self._shards.procs:
+                jobs.append(asyncio.ensure_future(self._run_llm_sharded(self._shards, queue)))
             else:
                 jobs.append(asyncio.ensure_future(self._run_llm(llm, queue)))
         try:
@@ -600,37 +631,50 @@ def split_llm(cfg: SweepConfig, llm: list[PlannedEpisode], n: int
     return [(parts[i], shards[i]) for i in range(n) if parts[i]]
 
 
-def _llm_shard_main(cfg_json: str, conc: dict[str, Any], url: str,
-                    episodes: list[PlannedEpisode], results: Any,
-                    factory: Optional[Callable[[Any], Any]], ready: Any, go: Any,
-                    parent: Optional[int] = None) -> None:
-    """A process running its share of the LLM episodes; stores them itself and reports
-    ``(status, harmful, written)`` tuples; SIGTERM stops it cleanly."""
+@dataclass
+class _Shards:
+    """This process's share of the LLM episodes and its limits, and the processes
+    running the other shares (none: this process runs them all)."""
+
+    own: list[PlannedEpisode]
+    conc: Any
+    procs: list[Any]
+    ready: list[Any]
+    results: Any
+
+
+def _after_fork() -> None:
+    """In a forked shard: forget the parent's event loop, signal wake-up and worker id."""
+    from . import worker
+
+    asyncio._set_running_loop(None)  # the parent's loop was running when it forked
+    signal.set_wakeup_fd(-1)
+    worker._WORKER = f"{worker._WORKER.rsplit(':', 1)[0]}:{os.getpid()}"
+
+
+def _llm_shard_main(cfg_json: str, conc: dict[str, Any], episodes: list[PlannedEpisode],
+                    results: Any, factory: Optional[Callable[[Any], Any]], ready: Any,
+                    parent: Optional[int] = None, forked: bool = False) -> None:
+    """A process running its share of the LLM episodes; sends each batch of finished
+    episodes to the sweep's process (which stores them); SIGTERM stops it cleanly."""
     from .worker import init_pool_worker, warm_up
 
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())  # before anything else
+    if forked:
+        _after_fork()
     init_pool_worker(parent)  # ignore Ctrl-C (the parent decides), exit if the parent dies
     cfg = SweepConfig.model_validate_json(cfg_json)
     cfg = cfg.model_copy(update={"concurrency": cfg.concurrency.model_copy(update=conc)})
-    from .store import Store
-
-    warm_up(episodes, llm=factory is None)
+    warm_up(episodes, llm=factory is None)  # nothing to do when forked
     gc.freeze()  # imports and worlds are long-lived: keep them out of every collection
     ready.set()
-    while not go.wait(0.1):
-        if stopping.is_set():
-            return
     if stopping.is_set():
         return
-    store = Store(url, create=False)  # after go: a new store is created while shards start
-
-    class _Push(Tally):
-        def add_results(self, res: list[tuple[str, bool, bool]]) -> None:
-            results.put(res)
 
     async def main() -> None:
-        runner = LocalRunner(cfg, store, _Push(0, {}), llm_factory=factory, llm_processes=1)
+        runner = LocalRunner(cfg, None, Tally(0, {}), llm_factory=factory, llm_processes=1,
+                             sink=results.put)
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, runner.stop.set)
         if stopping.is_set():  # SIGTERM came before the handler above
@@ -653,18 +697,21 @@ async def arun_sweep(cfg: SweepConfig, db: Optional[str] = None, *, progress: bo
     loop = asyncio.get_running_loop()
     location = db or default_db(cfg)
     store: Optional[Store] = None
-    with startup_gc():
+    # planning in a thread of its own, ended after: shard processes fork only from a
+    # process with one thread (LocalRunner.start_shards)
+    with startup_gc(), concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="corpsim-plan") as planner:
         if backend == "local" and new_sqlite_file(location):
             # nothing stored to resume: every planned episode is pending, and the store
             # is created while the first episodes wait for their answers
             planned = await loop.run_in_executor(
-                None, lambda: plan_checked(cfg, check_keys=check_keys))
+                planner, lambda: plan_checked(cfg, check_keys=check_keys))
             pending = planned
             before = dict.fromkeys(("planned", *DONE_STATUSES, "harmful", "total"), 0)
             before["planned"] = before["total"] = len(planned)
         else:
             prep = await loop.run_in_executor(
-                None, lambda: prepare(cfg, db, check_keys=check_keys,
+                planner, lambda: prepare(cfg, db, check_keys=check_keys,
                                       retry_errored=retry_errored))
             store, planned, pending = prep.store, prep.planned, prep.pending
             before = store.counts(cfg.experiment_id)
@@ -701,6 +748,7 @@ async def arun_sweep(cfg: SweepConfig, db: Optional[str] = None, *, progress: bo
     runner = LocalRunner(
         cfg, store, tally, workers=workers, llm_factory=llm_factory, location=location,
         open_store=lambda: register_plan(cfg, db, planned, retry_errored=retry_errored)[0])
+    runner.start_shards(pending)  # before the progress bar's thread and signal handlers
     presses = {"n": 0}
     main_task = asyncio.current_task()
 
