@@ -452,7 +452,11 @@ class LocalRunner:
         own_eps, own_conc = parts[0]
         cfg_json = self.cfg.model_dump_json()
         procs, ready = [], []
-        for eps, conc in parts[1:]:
+        if os.environ.get("EXP_IDLE"):
+            own_eps, own_conc, forked_parts = [], {}, parts
+        else:
+            forked_parts = parts[1:]
+        for eps, conc in forked_parts:
             r = ctx.Event()
             proc = ctx.Process(target=_llm_shard_main, daemon=True,
                                args=(cfg_json, conc, eps, results, self.llm_factory, r,
