@@ -1,7 +1,8 @@
-"""LLM episodes spread over processes (``concurrency.processes``), through a real HTTP
-server: the shard processes are forked (or spawned, with ``CORPSIM_MP_CONTEXT=spawn``)
-and send what they finish to the sweep's process, which stores everything; a full run
-stores each episode once, Ctrl-C stops cleanly and ``kill -9`` loses nothing."""
+"""LLM episodes spread over processes (``concurrency.processes``, by default from 256 in
+flight on the direct transport with 2 cores), through a real HTTP server: the shard
+processes are forked (or spawned, with ``CORPSIM_MP_CONTEXT=spawn``) and send what they
+finish to the sweep's process, which stores everything; a full run stores each episode
+once, Ctrl-C stops cleanly and ``kill -9`` loses nothing."""
 
 from __future__ import annotations
 
@@ -85,7 +86,10 @@ def test_two_processes_run_every_episode_once_and_the_sweep_stores_them(tmp_path
         assert len(server.requests) == 2 * N  # no episode ran twice
     workers = _check_each_once(db)
     pids = {w.rsplit(":", 1)[1] for w in workers}
-    assert len(pids) == 2 and str(proc.pid) in pids  # the sweep's process and one shard
+    assert len(pids) == 2
+    # forked: two shards run the episodes and the sweep's process stores them; spawned:
+    # the sweep's process runs the first share while the other shard starts
+    assert (str(proc.pid) in pids) == (start == "spawn")
 
 
 def test_ctrl_c_of_a_sharded_sweep_stops_cleanly_and_the_rerun_finishes(tmp_path):
@@ -149,3 +153,23 @@ def test_kill_9_of_a_sharded_sweep_then_rerun_stores_each_episode_once(tmp_path)
         assert rerun.returncode == 0, out
         assert f"this run wrote {N - done} in" in out
     _check_each_once(db)
+
+
+@pytest.mark.parametrize("inflight,cores,want", [
+    (64, 2, 1), (128, 2, 1), (256, 2, 2), (512, 2, 4), (1024, 2, 4),  # at most 2 per core
+    (256, 1, 1), (512, 1, 2)])  # one core: 256 per process, as before
+def test_direct_transport_episodes_spread_from_256_in_flight_on_two_cores(
+        monkeypatch, inflight, cores, want):
+    from corpsim.sweep.config import SweepConfig
+    from corpsim.sweep.plan import expand, plan
+    from corpsim.sweep.run import llm_processes
+
+    cfg = SweepConfig.model_validate({
+        "experiment_id": "p", "samples": inflight, "mode": "interactive",
+        "models": [{"model": "hosted_vllm/stub", "api_base": "http://127.0.0.1:9/v1"}],
+        "expansions": [{"conditions": [CONDITION]}], "concurrency": {"total": inflight}})
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert llm_processes(cfg, plan(cfg, expand(cfg))) == want
+    forced = cfg.model_copy(update={"concurrency": cfg.concurrency.model_copy(
+        update={"processes": 3})})
+    assert llm_processes(forced, plan(forced, expand(forced))) == 3

@@ -418,14 +418,15 @@ class LocalRunner:
 
     # -- LLM agents on several processes, each with its share of every limit
     def start_shards(self, pending: list[PlannedEpisode]) -> None:
-        """Start the processes for the other shares of the LLM episodes, if the sweep
-        spreads them (:func:`llm_processes`). Call it before this process starts any
-        thread (the progress bar's, the store's): then the shards are forked, a copy of
-        this process with everything imported and every world built, and their first
-        requests go out with this process's (~10 ms to start instead of ~1.5 s of
-        imports, which on a 2-core machine also took a core from the running episodes).
-        Otherwise (another thread running, not Linux, ``CORPSIM_MP_CONTEXT`` set) they
-        are spawned and join when they have imported everything."""
+        """Start the shard processes for the LLM episodes, if the sweep spreads them
+        (:func:`llm_processes`). Call it before this process starts any thread (the
+        progress bar's, the store's): then every share runs in a forked copy of this
+        process, with everything imported and every world built (~10 ms to start
+        instead of ~1.5 s of imports, which on a 2-core machine also took a core from
+        the running episodes), and this process only stores what they finish (one
+        writer, and its SQL work takes no time from any episode). Otherwise (another
+        thread running, not Linux, ``CORPSIM_MP_CONTEXT`` set) the other shares are
+        spawned and join once imported, and this process runs the first share at once."""
         if self._shards is not None:
             return
         llm = [p for p in pending if p.kind == "llm"]
@@ -449,14 +450,13 @@ class LocalRunner:
         ctx = multiprocessing.get_context(method)
         results: Any = ctx.Queue()
         parts = split_llm(self.cfg, llm, n)
-        own_eps, own_conc = parts[0]
+        own_eps: list[PlannedEpisode] = []
+        own_conc: dict[str, Any] = {}
+        if method != "fork":  # a spawned shard starts late: this process runs a share
+            (own_eps, own_conc), parts = parts[0], parts[1:]
         cfg_json = self.cfg.model_dump_json()
         procs, ready = [], []
-        if os.environ.get("EXP_IDLE"):
-            own_eps, own_conc, forked_parts = [], {}, parts
-        else:
-            forked_parts = parts[1:]
-        for eps, conc in forked_parts:
+        for eps, conc in parts:
             r = ctx.Event()
             proc = ctx.Process(target=_llm_shard_main, daemon=True,
                                args=(cfg_json, conc, eps, results, self.llm_factory, r,
@@ -470,8 +470,8 @@ class LocalRunner:
 
     async def _run_llm_sharded(self, shards: "_Shards",
                                queue: "asyncio.Queue[Optional[Finished]]") -> None:
-        """This process runs the first share at once; the shard processes run theirs
-        and send each finished batch here, to the one writer."""
+        """The shard processes run their shares (and this process its own, if any) and
+        send each finished batch here, to the one writer."""
         import queue as queue_mod
 
         own_task = asyncio.ensure_future(self._run_llm(shards.own, queue, shards.conc))
@@ -555,14 +555,17 @@ class LocalRunner:
 
 
 # episodes in flight one process's event loop keeps up with: through litellm (~13 ms
-# of CPU per call) and on the direct transport (a few times less; bench_http.py)
+# of CPU per call) and on the direct transport (~3 ms; bench_http.py). With 2 cores or
+# more the direct transport spreads from 256 in flight (128 per process): one process
+# would need ~1.5 cores there, and forked shards start in ~10 ms.
 PER_PROCESS = {"litellm": 64, "direct": 256}
+PER_PROCESS_MULTICORE = {"litellm": 64, "direct": 128}
 
 
 def llm_processes(cfg: SweepConfig, llm: list[PlannedEpisode]) -> int:
     """Processes for LLM episodes: ``concurrency.processes``, else enough that each
-    keeps at most ``PER_PROCESS`` episodes in flight (64 through litellm, 256 on the
-    direct transport; up to two processes per core). A process's event loop runs every
+    keeps at most ``PER_PROCESS`` episodes in flight (64 through litellm; on the direct
+    transport 128 with 2 cores or more, else 256; up to two processes per core). A process's event loop runs every
     episode's env steps and requests between model calls; with many in flight and fast
     models, episodes that wait for the loop lose throughput, so big sweeps spread."""
     if cfg.concurrency.processes:
@@ -577,8 +580,9 @@ def llm_processes(cfg: SweepConfig, llm: list[PlannedEpisode]) -> int:
     inflight = min(conc.total, sum(limits.values()), len(llm))
     if not inflight:
         return 1
-    load = sum(limits[lb] / PER_PROCESS["litellm" if uses_litellm(p.spec, **p.settings_dict)
-                                        else "direct"] for lb, p in labels.items())
+    per = PER_PROCESS_MULTICORE if (os.cpu_count() or 1) >= 2 else PER_PROCESS
+    load = sum(limits[lb] / per["litellm" if uses_litellm(p.spec, **p.settings_dict)
+                                else "direct"] for lb, p in labels.items())
     load *= inflight / sum(limits.values())  # the share of each that can be in flight
     if load < 2:
         return 1
