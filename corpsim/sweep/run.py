@@ -433,6 +433,12 @@ class LocalRunner:
         n = self.llm_processes or llm_processes(self.cfg, llm) if llm else 1
         method = self.mp_forced or ("fork" if sys.platform.startswith("linux")
                                     and threading.active_count() == 1 else "spawn")
+        if n > 1 and method == "fork":  # what the first requests need, imported once
+            from .worker import warm_up
+
+            warm_up(llm, llm=self.llm_factory is None)
+            if threading.active_count() > 1 and not self.mp_forced:
+                method = "spawn"  # an import started a thread: forking is unsafe now
         if n > 1 and method != "fork" and self.llm_factory is not None:
             import pickle
 
@@ -443,10 +449,6 @@ class LocalRunner:
         if n <= 1:
             self._shards = _Shards(llm, None, [], [], None)
             return
-        if method == "fork":  # what the first requests need, imported once for all
-            from .worker import warm_up
-
-            warm_up(llm, llm=self.llm_factory is None)
         ctx = multiprocessing.get_context(method)
         results: Any = ctx.Queue()
         parts = split_llm(self.cfg, llm, n)
@@ -656,7 +658,10 @@ def _after_fork() -> None:
     from . import worker
 
     asyncio._set_running_loop(None)  # the parent's loop was running when it forked
-    signal.set_wakeup_fd(-1)
+    try:
+        signal.set_wakeup_fd(-1)
+    except ValueError:  # not the main thread: no wake-up fd was ours to clear
+        pass
     worker._WORKER = f"{worker._WORKER.rsplit(':', 1)[0]}:{os.getpid()}"
 
 
