@@ -27,13 +27,13 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="signals and process groups as on Linux")
 
 
-def _config(tmp_path: Path, base: str) -> Path:
+def _config(tmp_path: Path, base: str, processes: int | None = 2) -> Path:
     cfg = {"experiment_id": "shards", "samples": N, "mode": "interactive",
            "env": {"max_steps": 10},
            "models": [{"model": "hosted_vllm/stub", "api_base": base, "native_tools": "on",
                        "temperature": 0, "max_tokens": 256}],
            "expansions": [{"conditions": [CONDITION]}],
-           "concurrency": {"total": INFLIGHT, "processes": 2}}
+           "concurrency": {"total": INFLIGHT, "processes": processes}}
     path = tmp_path / "shards.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -92,12 +92,32 @@ def test_two_processes_run_every_episode_once_and_the_sweep_stores_them(tmp_path
     assert (str(proc.pid) in pids) == (start == "spawn")
 
 
-def test_ctrl_c_of_a_sharded_sweep_stops_cleanly_and_the_rerun_finishes(tmp_path):
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one forked shard needs 2 cores")
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+def test_a_small_sweep_runs_in_one_forked_shard_and_the_sweep_stores(tmp_path, start):
+    """processes not set, 8 in flight: one process keeps up, yet on 2+ cores the episodes
+    run in a forked copy and the sweep's process only stores; where forking is off
+    (spawn) they run in the sweep's process, as before."""
+    from corpsim.stub_provider import StubProvider
+
+    db = tmp_path / "one.db"
+    with StubProvider(latency=0.05) as server:
+        proc = _sweep(_config(tmp_path, server.url, processes=None), db, start)
+        out = _finish(proc)
+        assert proc.returncode == 0, out
+        assert len(server.requests) == 2 * N
+    pids = {w.rsplit(":", 1)[1] for w in _check_each_once(db)}
+    assert len(pids) == 1
+    assert (pids == {str(proc.pid)}) == (start == "spawn")
+
+
+@pytest.mark.parametrize("processes", [2, None])  # two shards; one (the default here)
+def test_ctrl_c_of_a_sharded_sweep_stops_cleanly_and_the_rerun_finishes(tmp_path, processes):
     from corpsim.stub_provider import StubProvider
 
     db = tmp_path / "c.db"
     with StubProvider(latency=0.3) as server:
-        cfg = _config(tmp_path, server.url)
+        cfg = _config(tmp_path, server.url, processes)
         proc = _sweep(cfg, db, "fork")
         t0 = time.monotonic()
         while stored_episodes(db) < INFLIGHT:

@@ -5,11 +5,14 @@
   loses at most the episodes in flight and nothing is stored twice. With an existing
   database the plan is read before any episode runs; a new SQLite file (nothing to
   resume) is created while the first episodes wait for their first answers.
-* Scripted agents (CPU-bound) run in a process pool, in small chunks; LLM agents run in
-  this process on asyncio, one group of workers per model (at most its limit), each
-  episode holding a slot of its provider's limit and of the global limit.
-* One writer stores finished episodes in batches; each episode's rows (the episode, its
-  steps, its prompt) go in one transaction.
+* Scripted agents (CPU-bound) run in a process pool, in small chunks; LLM agents run on
+  asyncio, one group of workers per model (at most its limit), each episode holding a
+  slot of its provider's limit and of the global limit — in forked shard processes
+  when this process can fork safely and has 2 cores (:meth:`LocalRunner.start_shards`),
+  else in this process (and spawned shards past :data:`PER_PROCESS`).
+* One writer, in this process, stores finished episodes in batches (the shards send
+  theirs here); each episode's rows (the episode, its steps, its prompt) go in one
+  transaction.
 * Ctrl-C stops cleanly: nothing new starts, LLM episodes in flight are cancelled (they
   stay planned), finished ones are written, and the same command resumes. A second
   Ctrl-C stops at once (finished episodes already written stay written).
@@ -433,7 +436,14 @@ class LocalRunner:
         n = self.llm_processes or llm_processes(self.cfg, llm) if llm else 1
         method = self.mp_forced or ("fork" if sys.platform.startswith("linux")
                                     and threading.active_count() == 1 else "spawn")
-        if n > 1 and method == "fork":  # what the first requests need, imported once
+        # with 2 cores or more, even what one process keeps up with runs in a forked
+        # shard (the config's agents; processes not set): this process then only
+        # stores, and its SQL work takes no time from the episodes (bench_http.py, 64
+        # in flight: ~84% of ideal in one process, ~91% so)
+        one = (n == 1 and bool(llm) and method == "fork" and self.sink is None
+               and self.llm_factory is None and self.llm_processes is None
+               and not self.cfg.concurrency.processes and (os.cpu_count() or 1) >= 2)
+        if (n > 1 or one) and method == "fork":  # what the first requests need, imported once
             from .worker import warm_up
 
             warm_up(llm, llm=self.llm_factory is None)
@@ -446,7 +456,7 @@ class LocalRunner:
                 pickle.dumps(self.llm_factory)
             except Exception:  # a closure cannot go to a spawned process
                 n = 1
-        if n <= 1:
+        if n <= 1 and not (one and method == "fork"):
             self._shards = _Shards(llm, None, [], [], None)
             return
         ctx = multiprocessing.get_context(method)
