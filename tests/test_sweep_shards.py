@@ -101,14 +101,26 @@ def test_a_small_sweep_runs_in_one_forked_shard_and_the_sweep_stores(tmp_path, s
     from corpsim.stub_provider import StubProvider
 
     db = tmp_path / "one.db"
-    with StubProvider(latency=0.05) as server:
+    with StubProvider(latency=0.2) as server:
         proc = _sweep(_config(tmp_path, server.url, processes=None), db, start)
+        nice = None  # the command's process while its episodes run
+        while proc.poll() is None and not server.requests:
+            time.sleep(0.01)
+        time.sleep(0.2)
+        try:
+            with open(f"/proc/{proc.pid}/stat") as f:
+                nice = int(f.read().rsplit(")", 1)[1].split()[16])
+        except OSError:  # it has ended already
+            pass
         out = _finish(proc)
         assert proc.returncode == 0, out
         assert len(server.requests) == 2 * N
     pids = {w.rsplit(":", 1)[1] for w in _check_each_once(db)}
     assert len(pids) == 1
     assert (pids == {str(proc.pid)}) == (start == "spawn")
+    # forked: the command only stores and gives the shard the CPU first
+    ours = os.nice(0)  # the command starts with this test's niceness
+    assert nice == (min(19, ours + 5) if start == "fork" else ours)
 
 
 @pytest.mark.parametrize("processes", [2, None])  # two shards; one (the default here)
