@@ -95,7 +95,8 @@ def plain_client(base: str, inflight: int, calls: int) -> float:
     return asyncio.run(main())
 
 
-def write_config(folder: str, base: str, inflight: int, episodes: int, transport: str) -> str:
+def write_config(folder: str, base: str, inflight: int, episodes: int, transport: str,
+                 processes: int | None = None) -> str:
     import yaml
 
     cfg = {"experiment_id": f"http{inflight}x{episodes}",
@@ -103,7 +104,7 @@ def write_config(folder: str, base: str, inflight: int, episodes: int, transport
                        "temperature": 0, "max_tokens": 512, "transport": transport}],
            "samples": episodes, "mode": "interactive", "env": {"max_steps": 10},
            "expansions": [{"conditions": [CONDITION]}],
-           "concurrency": {"total": inflight},
+           "concurrency": {"total": inflight, "processes": processes},
            "database": os.path.join(folder, f"http{inflight}x{episodes}.db")}
     path = os.path.join(folder, f"http{inflight}x{episodes}.yaml")
     with open(path, "w") as f:
@@ -169,6 +170,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs per level (medians)")
     ap.add_argument("--transport", default="auto", choices=("auto", "direct", "litellm"))
     ap.add_argument("--inspect", action="store_true", help="also run Inspect AI's port")
+    ap.add_argument("--processes", type=int, default=None,
+                    help="concurrency.processes of the sweeps (default: the sweep decides)")
     args = ap.parse_args()
     levels = [int(x) for x in args.inflight.split(",")]
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -193,8 +196,9 @@ def main() -> None:
         for n in levels:
             ideal = args.waves * 2 * args.latency
             alone = [plain_client(base, n, 2 * args.waves) for _ in range(args.repeat)]
-            runs = [run_sweep(write_config(folder, base, n, n * args.waves, args.transport),
-                              base, env) for _ in range(args.repeat)]
+            runs = [run_sweep(write_config(folder, base, n, n * args.waves, args.transport,
+                                           args.processes), base, env)
+                    for _ in range(args.repeat)]
             pct = med(100 * ideal / r["window"] for r in runs)
             cpu_call = med(1000 * (r["cpu"] - cpu0) / max(1, r["calls"] - calls0)
                            for r in runs)

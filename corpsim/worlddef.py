@@ -1,8 +1,9 @@
 """Read a world definition (``worlds/``: YAML + Jinja2) and render it for one condition.
 
 The result, :class:`WorldSpec`, is plain data: everything the episode's state is loaded
-from. Parsed YAML and compiled templates are cached per process, so building a world
-for a new condition costs a few milliseconds and resets cost nothing here at all.
+from. Parsed YAML and compiled templates are cached per process (compiled templates
+also on disk, across processes), so building a world for a new condition costs a few
+milliseconds and resets cost nothing here at all.
 """
 
 from __future__ import annotations
@@ -152,9 +153,40 @@ def _jinja() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True)
 
 
+# compiled templates are kept on disk across processes (Jinja's own bytecode cache, in
+# its private per-user temp folder): compiling a world's ~60 templates took ~0.5 s of
+# CPU, most of a sweep's time before its first request; loading them takes ~10 ms.
+# The key holds the source's hash, Jinja's version and our settings; the file holds
+# the Python version and the source's checksum, checked on load.
+_CACHE_TAG = f"corpsim-world|jinja {jinja2.__version__}|sandboxed strict trim lstrip"
+
+
+@functools.lru_cache(maxsize=None)
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Jinja's file-system bytecode cache, or None where it cannot be (no safe temp
+    folder): then templates are compiled in each process, as before."""
+    try:
+        return jinja2.FileSystemBytecodeCache(pattern="__corpsim_%s.cache")
+    except (OSError, RuntimeError):
+        return None
+
+
 @functools.lru_cache(maxsize=4096)
 def _template(source: str) -> jinja2.Template:
-    return _jinja().from_string(source)
+    env, bcc = _jinja(), _bytecode_cache()
+    if bcc is None:
+        return env.from_string(source)
+    bucket = bcc.get_bucket(env, f"{_CACHE_TAG}|{bcc.get_source_checksum(source)}", None,
+                            source)
+    code = bucket.code
+    if code is None:
+        code = env.compile(source)  # a syntax error reads as from_string's did
+        bucket.code = code
+        try:
+            bcc.set_bucket(bucket)
+        except OSError:  # a full or read-only temp folder: compiled again next time
+            pass
+    return env.template_class.from_code(env, code, env.make_globals(None), None)
 
 
 def _render(source: str, variables: dict[str, Any], where: str) -> str:

@@ -17,6 +17,9 @@ console = Console()
 err_console = Console(stderr=True)
 DB_HELP = ("Results database: a SQLite path or a SQLAlchemy URL (postgresql://...). "
            "Default: the config's 'database', else results/<experiment_id>.db.")
+# the command's own process, once its LLM episodes run in forked shards and it only
+# stores, gives them the CPU first (run_sweep's writer_nice)
+WRITER_NICE = 5
 
 
 def _fail(msg: str, code: int = 2) -> None:
@@ -195,7 +198,8 @@ def _run(cfg: SweepConfig, db: str, *, progress: bool, retry_errored: bool,
         with _db_errors(db):
             res = run_sweep(cfg, db, progress=progress, console=console,
                             check_keys=check_keys, retry_errored=retry_errored,
-                            workers=workers, backend=backend, address=address)
+                            workers=workers, backend=backend, address=address,
+                            writer_nice=WRITER_NICE)
     except (ConfigError, ValueError) as exc:
         _fail(str(exc))
         return

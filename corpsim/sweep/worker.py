@@ -289,8 +289,11 @@ def warm_up(episodes: list[Any], llm: bool = False) -> None:
             from corpsim.agents import llm as _llm
 
             specs = {p.agent: p for p in episodes if p.kind == "llm"}.values()
-            if any(_llm.uses_litellm(p.spec, **p.settings_dict) for p in specs):
+            direct = [not _llm.uses_litellm(p.spec, **p.settings_dict) for p in specs]
+            if not all(direct):
                 _llm._litellm()
+            if any(direct):  # the direct transport's HTTP client
+                import aiohttp  # noqa: F401
         except Exception:  # reported by the episodes themselves
             pass
     from corpsim.env import _template
