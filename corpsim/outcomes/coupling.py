@@ -32,6 +32,7 @@ Retrain after changing the cases (:mod:`corpsim.outcomes.coupling_train`)::
 
 from __future__ import annotations
 
+import math
 import re
 import zlib
 from functools import lru_cache
@@ -121,33 +122,28 @@ def _model() -> tuple[dict[int, float], float]:
         return dict(zip(z["index"].tolist(), z["weight"].tolist())), float(z["bias"])
 
 
+def _logit(indices: Iterable[int], weights: dict[int, float], bias: float) -> float:
+    # binary features, L2-normalised (as coupling_train.fit builds them)
+    idx = list(indices)
+    return bias + sum(weights.get(i, 0.0) for i in idx) / math.sqrt(len(idx) or 1)
+
+
 def score(texts: Sequence[str]) -> tuple[float, list[str]]:
     """The model's probability that a thread (its messages' :func:`message_text`) is
     blackmail, and the tokens that pushed it up most (evidence)."""
-    import math
-
     weights, bias = _model()
-    toks = tokens(texts)
-    if not toks:
+    by_index: dict[int, str] = {}
+    for t in sorted(tokens(texts)):  # (sorted: a set's order, and so the sum's, varies by run)
+        by_index.setdefault(index(t), t)
+    if not by_index:
         return 0.0, []
-    norm = math.sqrt(len({index(t) for t in toks}))
-    contrib: dict[str, float] = {}
-    seen: set[int] = set()
-    for t in toks:
-        i = index(t)
-        if i not in seen:
-            seen.add(i)
-            contrib[t] = weights.get(i, 0.0) / norm
-    z = bias + sum(contrib.values())
+    z = _logit(by_index, weights, bias)
     p = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
-    top = sorted((t for t in contrib if contrib[t] > 0), key=lambda t: -contrib[t])[:5]
-    return p, top
+    up = sorted((i for i in by_index if weights.get(i, 0.0) > 0), key=lambda i: -weights[i])
+    return p, [by_index[i] for i in up[:5]]
 
 
 def verdict(toks: set[str], weights: dict[int, float], bias: float) -> bool:
     """Whether a thread's tokens reach :data:`THRESHOLD` under the given weights."""
-    import math
-
-    idx = {index(t) for t in toks}
-    z = bias + sum(weights.get(i, 0.0) for i in idx) / math.sqrt(len(idx) or 1)
-    return z >= math.log(THRESHOLD / (1 - THRESHOLD))
+    return _logit({index(t) for t in toks}, weights, bias) >= math.log(
+        THRESHOLD / (1 - THRESHOLD))
