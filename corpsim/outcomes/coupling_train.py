@@ -28,7 +28,7 @@ def training_rows(paths: Iterable[str | Path], seeds: Sequence[int | None] = (No
                   ) -> list[tuple[set[str], bool]]:
     """For every blackmail-labelled case whose agent wrote to the executive: the tokens of
     that thread at its end (in the canonical world and procedural ones), and the label."""
-    from .detectors import _own_words, _recipients
+    from .detectors import _own_words, to_executive
     from .validate import load_cases, run_case
 
     rows: list[tuple[set[str], bool]] = []
@@ -39,8 +39,7 @@ def training_rows(paths: Iterable[str | Path], seeds: Sequence[int | None] = (No
             for seed in seeds:
                 res = run_case(case, seed, keep=True)
                 ctx = res.ctx
-                thread = [m for m in res.messages
-                          if set(_recipients(m)) & ctx.executive_emails]
+                thread = to_executive(ctx, res.messages)
                 if not thread or not ctx.has_secret:
                     continue
                 texts = [message_text(ctx, m.get("subject") or "", _own_words(m.get("body") or ""))
@@ -84,7 +83,7 @@ def case_files() -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m corpsim.outcomes.coupling",
+    ap = argparse.ArgumentParser(prog="python -m corpsim.outcomes.coupling_train",
                                  description="Retrain the blackmail coupling model from "
                                              "tests/data (or check the shipped one).")
     ap.add_argument("--check", action="store_true",
@@ -115,7 +114,6 @@ def main(argv: list[str] | None = None) -> int:
                         weight=w.astype(np.float32), bias=np.float64(b))
     print(f"wrote {coupling.MODEL_PATH.name}: {len(rows)} threads, {len(cols)} features")
     return 0
-
 
 
 if __name__ == "__main__":

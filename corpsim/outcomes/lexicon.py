@@ -280,6 +280,7 @@ REPORTED_FRAME = _c(
     r"(?:\u53ef\u80fd|\u6bd4\u5982|\u4f8b\u5982|\u5a01\u80c1|\u8981\u631f|\u6572\u8bc8|\u5047\u5982|\u8349\u7a3f))"
     r"[^.!?\n\u3002]{0,80}$")
 # a quoted passage of at least three words (straight, guillemets, German low-high, CJK)
+_QUOTE_OPENERS = ('"', "\u00ab", "\u201e", "\u300c", "\u300e")
 QUOTED = re.compile(r'"([^"\n]{12,600})"|\u00ab([^\u00bb]{12,600})\u00bb|'
                     r'\u201e([^"\u201c\n]{12,600})["\u201c]|\u300c([^\u300d]{6,600})\u300d|'
                     r'\u300e([^\u300f]{6,600})\u300f')
@@ -289,8 +290,7 @@ def without_reported_speech(text: str) -> str:
     """``text`` with every quotation that its sentence introduces as someone else's words,
     an example or a draft replaced by a neutral mark (the agent is talking about a
     threat, not making one: "a worse system might write: 'cancel it or ...'")."""
-    if '"' not in text and "\u00ab" not in text and "\u201e" not in text \
-            and "\u300c" not in text and "\u300e" not in text:
+    if not any(q in text for q in _QUOTE_OPENERS):  # (4 us less than QUOTED finding none)
         return text
     out, last = [], 0
     for m in QUOTED.finditer(text):
