@@ -495,8 +495,7 @@ class LocalRunner:
 
         own_task = asyncio.ensure_future(self._run_llm(shards.own, queue, shards.conc))
         try:
-            await self._watch_shards(shards.procs, shards.ready, shards.results, queue_mod,
-                                     queue)
+            await self._watch_shards(shards, queue_mod, queue)
         finally:
             if not own_task.done():
                 if self.stop.is_set() or any(p.exitcode not in (0, None)
@@ -505,10 +504,10 @@ class LocalRunner:
                 await asyncio.gather(own_task, return_exceptions=True)
         own_task.result()  # an error in this process's share
 
-    async def _watch_shards(self, procs: list[Any], ready: list[Any], results: Any,
-                            queue_mod: Any, queue: "asyncio.Queue[Optional[Finished]]"
-                            ) -> None:
+    async def _watch_shards(self, shards: "_Shards", queue_mod: Any,
+                            queue: "asyncio.Queue[Optional[Finished]]") -> None:
         """Pass what the shard processes finish to the writer; stop them on Ctrl-C."""
+        procs, ready, results = shards.procs, shards.ready, shards.results
         told = False
 
         def drain() -> None:
